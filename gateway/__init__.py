@@ -1,0 +1,1 @@
+"""Upper layer: Litestar app, routing, post-processing and shared state."""

@@ -1,0 +1,178 @@
+"""Typed configuration: TOML -> msgspec Structs, `${ENV}` interpolation, start-up validation."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from providers.configs import KEYED_CONFIGS, AnyProviderConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerSettings(_Section, frozen=True):
+    """`[server]`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_megapixels: float = 50.0
+    log_format: Literal["auto", "json", "console"] = "auto"
+    shutdown_grace_s: float = 30.0
+
+
+class RoutingSettings(_Section, frozen=True):
+    """`[routing]`."""
+
+    policy: Literal["priority", "cheapest", "fastest", "weighted"] = "priority"
+    allow_policy_override: bool = False
+    fallback: bool = True
+    max_attempts: int = 3
+    request_timeout_s: float = 90.0
+    allowed_fails: int = 3
+    fail_window_s: float = 60.0
+    cooldown_s: float = 30.0
+    max_cooldown_s: float = 600.0
+    out_of_credits_cooldown_s: float = 3600.0
+    exploration: float = 0.05
+    latency_alpha: float = 0.2
+    routing_key_field: str | None = None
+    seed: int | None = None
+
+
+class StateSettings(_Section, frozen=True):
+    """`[state]`."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "bg-gateway:"
+
+
+class Settings(_Section, frozen=True):
+    """The whole configuration."""
+
+    server: ServerSettings = ServerSettings()
+    routing: RoutingSettings = RoutingSettings()
+    state: StateSettings = StateSettings()
+    providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
+    disabled: dict[str, str] = msgspec.field(default_factory=dict)
+    """Providers switched off at load time -> why (filled by the loader, not by TOML)."""
+
+    def enabled_providers(self) -> dict[str, AnyProviderConfig]:
+        """Providers to build, in config order."""
+        return {n: c for n, c in self.providers.items() if n not in self.disabled}
+
+
+def _interpolate(value: Any, path: str, missing: list[str]) -> Any:
+    """Replace `${VAR}` in every string; record the paths whose variable is unset."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else k, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            found = os.environ.get(match.group(1))
+            if not found:
+                missing.append(path)
+                return ""
+            return found
+
+        return _ENV_REF.sub(replace, value)
+    return value
+
+
+def _convert(value: Any, type_: Any, path: str) -> Any:
+    try:
+        return msgspec.convert(value, type_)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        where = re.search(r"at `\$(.*)`$", message)
+        suffix = where.group(1).lstrip(".") if where else ""
+        message = re.sub(r" - at `\$.*`$", "", message)
+        key = ".".join(p for p in (path, suffix) if p)
+        raise SettingsError(f"config key `{key}`: {message}") from None
+
+
+def parse_settings(data: dict[str, Any]) -> Settings:
+    """Validate a decoded TOML document into Settings (raises SettingsError naming the key)."""
+    missing: list[str] = []
+    data = _interpolate(data, "", missing)
+    raw_providers = data.pop("providers", {}) or {}
+    if not isinstance(raw_providers, dict):
+        raise SettingsError("config key `providers`: expected a table")
+    providers: dict[str, AnyProviderConfig] = {}
+    disabled: dict[str, str] = {}
+    for name, raw in raw_providers.items():
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            raise SettingsError(f"config key `providers.{name}`: names are lowercase a-z 0-9 _ -")
+        if not isinstance(raw, dict) or "type" not in raw:
+            raise SettingsError(f"config key `providers.{name}.type`: required")
+        config = _convert(raw, AnyProviderConfig, f"providers.{name}")
+        unset = [p for p in missing if p.startswith(f"providers.{name}.")]
+        if config.enabled is False:
+            disabled[name] = "enabled = false"
+        elif isinstance(config, KEYED_CONFIGS) and not config.api_key:
+            if config.enabled:
+                where = unset[0] if unset else f"providers.{name}.api_key"
+                raise SettingsError(f"config key `{where}`: provider is enabled but has no API key")
+            disabled[name] = f"no API key ({unset[0] if unset else 'api_key'} is unset)"
+        providers[name] = config
+    settings = _convert(data, Settings, "")
+    settings = msgspec.structs.replace(settings, providers=providers, disabled=disabled)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    """Cross-field checks msgspec types cannot express."""
+    from limits import parse
+
+    checks = [
+        (settings.server.max_upload_bytes > 0, "server.max_upload_bytes", "must be > 0"),
+        (settings.server.max_megapixels > 0, "server.max_megapixels", "must be > 0"),
+        (0 < settings.server.port < 65536, "server.port", "must be 1-65535"),
+        (settings.routing.max_attempts >= 1, "routing.max_attempts", "must be >= 1"),
+        (settings.routing.request_timeout_s > 0, "routing.request_timeout_s", "must be > 0"),
+        (0 <= settings.routing.exploration < 1, "routing.exploration", "must be in [0, 1)"),
+    ]
+    for ok, key, why in checks:
+        if not ok:
+            raise SettingsError(f"config key `{key}`: {why}")
+    for name, config in settings.providers.items():
+        if config.rate_limit:
+            try:
+                parse(config.rate_limit)
+            except ValueError:
+                raise SettingsError(
+                    f"config key `providers.{name}.rate_limit`: not a rate like '7/minute'"
+                ) from None
+        if config.timeout_s <= 0:
+            raise SettingsError(f"config key `providers.{name}.timeout_s`: must be > 0")
+    if not settings.enabled_providers():
+        raise SettingsError("config key `providers`: no provider is enabled")
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load from `path`, else `BG_GATEWAY_CONFIG`, else the packaged `config/gateway.toml`."""
+    chosen = Path(path or os.environ.get("BG_GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    try:
+        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file {chosen} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {chosen} is not valid TOML: {exc}") from None
+    return parse_settings(data)

@@ -1,0 +1,156 @@
+"""Core provider types: options, capabilities, request, result and the Provider protocol."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+import msgspec
+
+OutputFormat = Literal["png", "jpg", "webp"]
+Channels = Literal["rgba", "alpha"]
+SizeName = Literal["preview", "medium", "hd", "full"]
+ResultKind = Literal["cutout", "mask"]
+
+#: Option names as used in `Capabilities.native`, `X-Emulated` and the router's filter.
+OPTION_NAMES: tuple[str, ...] = (
+    "format", "channels", "size", "crop", "bg_color", "despill", "trimap",
+)
+#: Input formats the gateway sniffs and accepts.
+IMAGE_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "webp", "tiff", "bmp", "gif"})
+#: Megapixel caps of the `size` option (`full` is bounded by `max_megapixels` only).
+SIZE_MEGAPIXELS: dict[str, float | None] = {
+    "preview": 0.25, "medium": 1.5, "hd": 4.0, "full": None,
+}
+
+
+class Margin(msgspec.Struct, frozen=True):
+    """A crop margin: pixels or percent of the cropped box's longer side."""
+
+    value: float
+    unit: Literal["px", "%"]
+
+
+class OutputOptions(msgspec.Struct, frozen=True):
+    """The normalised output options of one request (design section 4)."""
+
+    format: OutputFormat = "png"
+    channels: Channels = "rgba"
+    size: SizeName = "full"
+    crop: bool = False
+    crop_margin: Margin | None = None
+    bg_color: tuple[int, int, int, int] | None = None
+    despill: bool = False
+
+    def requested(self) -> frozenset[str]:
+        """Names of the options that differ from the plain full-size RGBA PNG cutout."""
+        names = set()
+        if self.format != "png":
+            names.add("format")
+        if self.channels != "rgba":
+            names.add("channels")
+        if self.size != "full":
+            names.add("size")
+        if self.crop:
+            names.add("crop")
+        if self.bg_color is not None:
+            names.add("bg_color")
+        if self.despill:
+            names.add("despill")
+        return frozenset(names)
+
+
+class Capabilities(msgspec.Struct, frozen=True):
+    """What a provider does natively and what it accepts; data only."""
+
+    output: ResultKind
+    native: frozenset[str] = frozenset()
+    input_formats: frozenset[str] = IMAGE_FORMATS
+    max_input_bytes: int | None = None
+    max_megapixels: float | None = None
+    cost: float = 0.0
+    rate_limit: str | None = None
+    requires_trimap: bool = False
+
+
+class ProviderRequest(msgspec.Struct, frozen=True):
+    """One call to one provider: sniffed image plus what the provider should do natively."""
+
+    image: bytes
+    image_format: str
+    width: int
+    height: int
+    request_id: str
+    deadline: float
+    """Absolute `time.monotonic()` by which the answer must be back."""
+    options: OutputOptions = OutputOptions()
+    """Options the provider should apply itself; the default asks for the bare result."""
+    trimap: bytes | None = None
+    """Trimap as an 8-bit grayscale PNG of the image's size (0 bg, 255 fg, else unknown)."""
+
+
+class ProviderResult(msgspec.Struct):
+    """What a provider answered."""
+
+    data: bytes
+    media_type: str
+    kind: ResultKind
+    provider: str
+    latency_s: float = 0.0
+    cost: float = 0.0
+    final: bool = False
+    """True when `data` already satisfies every requested option (pass-through)."""
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A background-removal provider: one vendor account or the local engine."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def remove_background(self, request: ProviderRequest) -> ProviderResult:
+        """Return the cutout or matte for `request`, or raise a `ProviderError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+@runtime_checkable
+class SupportsHealth(Protocol):
+    """A provider with a health endpoint."""
+
+    async def health(self) -> bool:
+        """True when the vendor says it is healthy."""
+        ...
+
+
+@runtime_checkable
+class SupportsCredits(Protocol):
+    """A provider with a credits endpoint."""
+
+    async def credits(self) -> float | None:
+        """Remaining credits, or None when the vendor does not say."""
+        ...
+
+
+class Budget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Spend cap per period."""
+
+    amount: float
+    period: Literal["day", "month"] = "month"
+
+
+class ProviderConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Fields every provider type shares (routing knobs included)."""
+
+    enabled: bool | None = None
+    """None: enabled when the provider has what it needs (its key); True: required."""
+    priority: int = 50
+    weight: float = 1.0
+    cost: float = 0.0
+    rate_limit: str | None = None
+    budget: Budget | None = None
+    timeout_s: float = 60.0

@@ -1,0 +1,1 @@
+"""The offline local engine: border keying, GrabCut fallback and trimap matting."""
