@@ -13,7 +13,7 @@ ResultKind = Literal["cutout", "mask"]
 
 #: Option names as used in `Capabilities.native`, `X-Emulated` and the router's filter.
 OPTION_NAMES: tuple[str, ...] = (
-    "format", "channels", "size", "crop", "bg_color", "despill", "trimap",
+    "format", "channels", "size", "crop", "crop_margin", "bg_color", "despill", "trimap",
 )
 #: Input formats the gateway sniffs and accepts.
 IMAGE_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "webp", "tiff", "bmp", "gif"})
@@ -52,6 +52,8 @@ class OutputOptions(msgspec.Struct, frozen=True):
             names.add("size")
         if self.crop:
             names.add("crop")
+            if self.crop_margin is not None and self.crop_margin.value > 0:
+                names.add("crop_margin")
         if self.bg_color is not None:
             names.add("bg_color")
         if self.despill:
