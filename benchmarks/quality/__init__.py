@@ -1,0 +1,1 @@
+"""Quality benchmark: synthetic composites with known alpha, scored with gateway.quality."""

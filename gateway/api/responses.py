@@ -1,0 +1,69 @@
+"""Successful answers: the image bytes or a JSON document, with the standard headers."""
+
+from __future__ import annotations
+
+import base64
+
+import msgspec
+from litestar import Request, Response
+
+from gateway.errors import Attempt, format_attempts
+from gateway.service import Removal
+
+
+class RemovalJSON(msgspec.Struct):
+    """The JSON answer of `POST /v1/remove-background` with `Accept: application/json`."""
+
+    image_base64: str
+    media_type: str
+    width: int
+    height: int
+    provider: str
+    attempts: list[Attempt]
+    emulated: list[str]
+    cost: float
+    request_id: str
+
+
+def removal_headers(removal: Removal, request_id: str) -> dict[str, str]:
+    """Headers on every successful answer (design section 4)."""
+    return {
+        "X-Request-Id": request_id,
+        "X-Provider": removal.provider,
+        "X-Attempts": format_attempts(removal.attempts),
+        "X-Emulated": ",".join(removal.image.emulated),
+        "X-Cost": f"{removal.cost:g}",
+        "X-Width": str(removal.image.width),
+        "X-Height": str(removal.image.height),
+        "Server-Timing": (
+            f"provider;dur={removal.provider_ms:.2f}, "
+            f"postprocess;dur={removal.postprocess_ms:.2f}, "
+            f"overhead;dur={removal.overhead_ms:.2f}, "
+            f"total;dur={removal.total_ms:.2f}"
+        ),
+    }
+
+
+def wants_json(request: Request) -> bool:
+    """True when the client asked for JSON rather than image bytes."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "image/" not in accept
+
+
+def removal_response(request: Request, removal: Removal, request_id: str) -> Response[bytes]:
+    """Image bytes (or JSON with base64) plus every `X-…` header."""
+    headers = removal_headers(removal, request_id)
+    if wants_json(request):
+        body = RemovalJSON(
+            image_base64=base64.b64encode(removal.image.data).decode("ascii"),
+            media_type=removal.image.media_type,
+            width=removal.image.width,
+            height=removal.image.height,
+            provider=removal.provider,
+            attempts=list(removal.attempts),
+            emulated=list(removal.image.emulated),
+            cost=removal.cost,
+            request_id=request_id,
+        )
+        return Response(msgspec.json.encode(body), media_type="application/json", headers=headers)
+    return Response(removal.image.data, media_type=removal.image.media_type, headers=headers)

@@ -1,0 +1,35 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from gateway.api.middleware import request_context_middleware
+from gateway.api.problems import EXCEPTION_HANDLERS
+from gateway.api.routes import ROUTES
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from providers.base import Provider
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, providers: Mapping[str, Provider] | None = None) -> Litestar:
+    """Build the Litestar app; `providers` replaces the configured ones (tests)."""
+    runtime = Runtime(settings, providers)
+    # The body may carry an image and a trimap, and JSON inflates them by 4/3 (base64).
+    body_limit = settings.server.max_upload_bytes * 3 + 1024 * 1024
+    return Litestar(
+        route_handlers=ROUTES,
+        lifespan=[runtime.lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[request_context_middleware],
+        request_max_body_size=body_limit,
+        openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),
+        state=State({"runtime": runtime}),
+        debug=False,
+    )

@@ -1,0 +1,193 @@
+"""Result cache ("never pay twice"): finished answers keyed by input, options and pin.
+
+Entries live in a Litestar store (memory, file or Redis) with a TTL; entries larger than
+`max_entry_bytes` are not stored. `ResultCache.get_or_compute` adds single-flight: concurrent
+callers with the same key *in this process* await the one computation in flight instead of each
+calling a vendor. Across instances there is no lock; the shared store dedupes later requests.
+
+Waiters of an in-flight computation count as hits: they answer without a vendor call of their
+own, so they cost nothing and are marked `X-Cache: hit`. If the computation fails, every waiter
+gets the same exception and nothing is cached; if the computing caller is cancelled (its client
+went away), one of the waiters takes over.
+
+When the cache is disabled, `get_or_compute` just calls `compute` (no single-flight either).
+A store that fails (e.g. Redis down) degrades to a miss with a warning log: the cache is an
+optimisation and must not turn a servable request into an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import structlog
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+
+from providers.base import OutputOptions
+
+log = structlog.get_logger(__name__)
+
+#: Bump when post-processing changes so old answers stop matching.
+KEY_VERSION = b"bg-gateway-result/v1"
+
+
+class CacheSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[cache]`: the result cache."""
+
+    enabled: bool = True
+    backend: Literal["memory", "file", "redis"] = "memory"
+    ttl_s: int = 86400
+    max_entry_bytes: int = 20_000_000
+    path: str = ".cache/results"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "bg-gateway:"
+
+
+class CachedResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished answer as the client received it."""
+
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+    provider: str
+    emulated: tuple[str, ...] = ()
+    attempts_header: str = ""
+
+
+def cache_key(
+    image: bytes, trimap: bytes | None, options: OutputOptions, pinned: str | None
+) -> str:
+    """SHA-256 hex of the image, trimap, normalised options and pinned provider."""
+    # Round-trip through builtins so equal options (e.g. margin 5 vs 5.0) encode identically.
+    normalised = msgspec.convert(msgspec.to_builtins(options), OutputOptions)
+    digest = hashlib.sha256(KEY_VERSION)
+    parts: tuple[tuple[bytes, bytes | None], ...] = (
+        (b"I", image),
+        (b"T", trimap),
+        (b"O", msgspec.json.encode(normalised, order="sorted")),
+        (b"P", None if pinned is None else pinned.encode()),
+    )
+    for tag, part in parts:
+        # Tag + length framing: no two different inputs share a byte stream; None != b"".
+        if part is None:
+            digest.update(tag + b"-")
+        else:
+            digest.update(tag + len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def skips_cache(cache_control: str | None) -> bool:
+    """True when the client's `Cache-Control` header carries `no-store`."""
+    if not cache_control:
+        return False
+    directives = (d.split("=", 1)[0].strip().lower() for d in cache_control.split(","))
+    return "no-store" in directives
+
+
+class ResultCache:
+    """Store-backed result cache with per-process single-flight."""
+
+    def __init__(self, store: Store, settings: CacheSettings) -> None:
+        """Cache in `store` (owned: closed by `aclose`) under `settings`."""
+        self.store = store
+        self.settings = settings
+        self._inflight: dict[str, asyncio.Future[CachedResult]] = {}
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(CachedResult)
+
+    async def get(self, key: str) -> CachedResult | None:
+        """The cached answer for `key`, or None (also when disabled or the store fails)."""
+        if not self.settings.enabled:
+            return None
+        try:
+            raw = await self.store.get(key)
+        except Exception as exc:
+            log.warning("cache_get_failed", error=type(exc).__name__)
+            return None
+        if raw is None:
+            return None
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.DecodeError:
+            log.warning("cache_entry_corrupt", key=key)
+            return None
+
+    async def put(self, key: str, value: CachedResult) -> bool:
+        """Store `value` for `ttl_s`; False when disabled, too large, or the store fails."""
+        if not self.settings.enabled:
+            return False
+        raw = self._encoder.encode(value)
+        if len(raw) > self.settings.max_entry_bytes:
+            return False
+        try:
+            await self.store.set(key, raw, expires_in=self.settings.ttl_s)
+        except Exception as exc:
+            log.warning("cache_put_failed", error=type(exc).__name__)
+            return False
+        return True
+
+    async def get_or_compute(
+        self, key: str, compute: Callable[[], Awaitable[CachedResult]]
+    ) -> tuple[CachedResult, bool]:
+        """The answer for `key` and whether it was a hit (cached or shared with a caller)."""
+        if not self.settings.enabled:
+            return await compute(), False
+        while True:
+            inflight = self._inflight.get(key)
+            if inflight is None:
+                break
+            # wait() does not propagate the leader's cancellation to us, only our own.
+            await asyncio.wait((inflight,))
+            if not inflight.cancelled():
+                return inflight.result(), True
+        future: asyncio.Future[CachedResult] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            cached = await self.get(key)
+            if cached is not None:
+                future.set_result(cached)
+                return cached, True
+            result = await compute()
+            await self.put(key, result)
+            future.set_result(result)
+            return result, False
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: with no waiters asyncio would log it
+            raise
+        finally:
+            if not future.done():
+                future.cancel()  # we were cancelled: a waiter retries and takes over
+            del self._inflight[key]
+
+    async def sweep_expired(self) -> None:
+        """Drop expired entries from memory/file stores (Redis expires keys itself)."""
+        if isinstance(self.store, MemoryStore | FileStore):
+            await self.store.delete_expired()
+
+    async def aclose(self) -> None:
+        """Close the store's connections (Redis)."""
+        await self.store.__aexit__(None, None, None)
+
+
+def open_store(settings: CacheSettings) -> Store:
+    """Build the Litestar store `settings` names (file directory is created now)."""
+    if settings.backend == "redis":
+        return RedisStore.with_client(settings.redis_url, namespace=f"{settings.key_prefix}cache")
+    if settings.backend == "file":
+        Path(settings.path).mkdir(parents=True, exist_ok=True)
+        return FileStore(Path(settings.path))
+    return MemoryStore()
+
+
+def open_cache(settings: CacheSettings) -> ResultCache:
+    """A ResultCache on the store `settings` names."""
+    return ResultCache(open_store(settings), settings)

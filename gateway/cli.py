@@ -1,0 +1,157 @@
+"""The `bg-gateway` command: serve, remove, sandbox, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from gateway.settings import SettingsError, load_settings
+
+_DESCRIPTION = """\
+bg-gateway: one HTTP endpoint for background removal in front of several vendors and a
+local engine. Start the server with `bg-gateway serve`, or remove one background right here
+with `bg-gateway remove photo.jpg -o cutout.png` (no server, no API key needed).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bg-gateway", description=_DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP gateway")
+    serve.add_argument("--config", help="TOML config (default: $BG_GATEWAY_CONFIG or the "
+                       "packaged config/gateway.toml)")
+    serve.add_argument("--host", help="listen address (default: [server] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: [server] port, 8080)")
+
+    remove = commands.add_parser(
+        "remove", help="remove the background of one image file",
+        description="Remove the background of IMAGE and write the result to OUT. Runs "
+        "in-process with the configured providers unless --server points at a running gateway.",
+    )
+    remove.add_argument("image", type=Path, help="input image (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+    remove.add_argument("-o", "--output", type=Path, required=True,
+                        help="where to write the result")
+    remove.add_argument("--format", choices=["png", "jpg", "webp"], help="output encoding (png)")
+    remove.add_argument("--channels", choices=["rgba", "alpha"],
+                        help="rgba cutout (default) or the alpha matte alone")
+    remove.add_argument("--size", choices=["preview", "medium", "hd", "full", "auto"],
+                        help="cap on output pixels: preview 0.25 MP, medium 1.5, hd 4, full")
+    remove.add_argument("--crop", action="store_true", help="crop tight to the subject")
+    remove.add_argument("--crop-margin", help="margin kept when cropping, e.g. 12px or 5%%")
+    remove.add_argument("--bg-color", help="composite onto a colour: white, #ff0000, #0008 …")
+    remove.add_argument("--despill", action="store_true",
+                        help="remove background colour bleeding into soft edges")
+    remove.add_argument("--trimap", type=Path,
+                        help="grayscale trimap of the same size (0 bg, 255 fg, grey unknown)")
+    remove.add_argument("--provider", help="pin one configured provider")
+    remove.add_argument("--config", help="TOML config for in-process mode")
+    remove.add_argument("--server", help="gateway base URL, e.g. http://127.0.0.1:8080")
+
+    sandbox = commands.add_parser(
+        "sandbox", help="run fake withoutBG, BackgroundErase and BackgroundCut servers on loopback",
+    )
+    sandbox.add_argument("--withoutbg-port", type=int, default=9101)
+    sandbox.add_argument("--backgrounderase-port", type=int, default=9102)
+    sandbox.add_argument("--backgroundcut-port", type=int, default=9103)
+    sandbox.add_argument("--withoutbg-rate-limit", default="7/minute",
+                         help="per-key limit of the fake withoutBG (default 7/minute)")
+    sandbox.add_argument("--instant", action="store_true",
+                         help="answer ready-made results without computing mattes (benchmarks)")
+
+    keys = commands.add_parser("keys", help="manage gateway client keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    new = key_commands.add_parser("new", help="print a fresh client key and its config snippet")
+    new.add_argument("name", help="client name, e.g. shop-backend")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> list[tuple[str, str]]:
+    pairs = [("format", args.format), ("channels", args.channels), ("size", args.size),
+             ("crop_margin", args.crop_margin), ("bg_color", args.bg_color),
+             ("provider", args.provider)]
+    options = [(k, v) for k, v in pairs if v]
+    options += [(k, "true") for k, flag in (("crop", args.crop), ("despill", args.despill)) if flag]
+    return options
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.logging import configure_logging
+
+    settings = load_settings(args.config)
+    configure_logging(settings.server.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.server.shutdown_grace_s),
+    )
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from gateway.remote import remove_in_process, remove_via_server
+
+    image = args.image.read_bytes()
+    trimap = args.trimap.read_bytes() if args.trimap else None
+    if args.server:
+        status, data, message = remove_via_server(args.server, image, trimap, _options(args))
+    else:
+        status, data, message = asyncio.run(
+            remove_in_process(load_settings(args.config), image, trimap, _options(args))
+        )
+    if status != 200:
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    args.output.write_bytes(data)
+    print(message)
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from gateway.logging import configure_logging
+    from sandbox.options import SandboxOptions
+    from sandbox.server import serve
+
+    configure_logging("auto")
+    serve(SandboxOptions(
+        withoutbg_port=args.withoutbg_port,
+        backgrounderase_port=args.backgrounderase_port,
+        backgroundcut_port=args.backgroundcut_port,
+        withoutbg_rate_limit=args.withoutbg_rate_limit,
+        instant=args.instant,
+    ))
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from gateway.keys import new_client_key
+
+    key, snippet = new_client_key(args.name)
+    print(f"client key (shown once, store it now): {key}\n\nadd to your config:\n\n{snippet}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `bg-gateway` console script."""
+    args = _parser().parse_args(argv)
+    handlers = {"serve": _serve, "remove": _remove, "sandbox": _sandbox, "keys": _keys}
+    try:
+        return handlers[args.command](args)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""Usage ledger: one durable record per served image, summed by client and provider.
+
+Backends:
+- `SqliteLedger` (single node): stdlib sqlite3 in WAL mode, one connection behind a lock, every
+  call in a worker thread. Each insert is its own committed transaction with `synchronous=FULL`,
+  so a process restart (or power loss) loses nothing that was recorded before answering.
+- `RedisLedger` (several instances): one sorted set per client, member = the JSON record,
+  score = its timestamp, plus a set of client names; both written in one MULTI/EXEC. A sorted set
+  (rather than a stream) because summaries are ranges over the record's *own* timestamp: stream
+  ids are server arrival times and must increase, which clock skew between instances breaks.
+  Per-client sets keep `?client=` queries from scanning other clients' records.
+
+Time ranges are half-open: `start <= timestamp < end`; None means unbounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import msgspec
+import redis.asyncio as aioredis
+
+_REDIS_BATCH = 5000
+
+
+class LedgerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[ledger]`: where usage records are kept."""
+
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    path: str = ".cache/usage.sqlite3"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "bg-gateway:"
+
+
+class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One served image."""
+
+    request_id: str
+    client: str
+    provider: str
+    cost: float
+    emulated: tuple[str, ...] = ()
+    cache_hit: bool = False
+    timestamp: float
+    """Unix time (seconds) the answer was served."""
+
+
+class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Usage of one client with one provider over a time range."""
+
+    client: str
+    provider: str
+    images: int
+    cost: float
+    cache_hits: int
+
+
+@runtime_checkable
+class UsageLedger(Protocol):
+    """Durable store of usage records."""
+
+    async def record(self, rec: UsageRecord) -> None:
+        """Store one record (idempotent per request id where the backend can tell)."""
+        ...
+
+    async def summarize(
+        self, client: str | None, start: float | None, end: float | None
+    ) -> list[UsageRow]:
+        """Sum records in `[start, end)` by client and provider, sorted by both."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        ...
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS usage ("
+    " request_id TEXT PRIMARY KEY, client TEXT NOT NULL, provider TEXT NOT NULL,"
+    " cost REAL NOT NULL, emulated TEXT NOT NULL, cache_hit INTEGER NOT NULL,"
+    " timestamp REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS usage_timestamp ON usage (timestamp)",
+    "CREATE INDEX IF NOT EXISTS usage_client_timestamp ON usage (client, timestamp)",
+)
+
+
+class SqliteLedger:
+    """Single-node ledger in a SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Open (and create) the database at `path`; blocking, call at start-up."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by worker threads; the lock serialises its use.
+        self._conn = sqlite3.connect(
+            target, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+
+    def _record(self, rec: UsageRecord) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rec.request_id, rec.client, rec.provider, rec.cost,
+                    ",".join(rec.emulated), int(rec.cache_hit), rec.timestamp,
+                ),
+            )
+
+    def _summarize(
+        self, client: str | None, start: float | None, end: float | None
+    ) -> list[UsageRow]:
+        where: list[str] = []
+        params: list[str | float] = []
+        for clause, value in (("client = ?", client), ("timestamp >= ?", start),
+                              ("timestamp < ?", end)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = (
+            "SELECT client, provider, COUNT(*), TOTAL(cost), TOTAL(cache_hit) FROM usage"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " GROUP BY client, provider ORDER BY client, provider"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [
+            UsageRow(client=c, provider=p, images=n, cost=cost, cache_hits=int(hits))
+            for c, p, n, cost, hits in rows
+        ]
+
+    def _close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    async def record(self, rec: UsageRecord) -> None:
+        """Insert one record; a repeated request id is ignored."""
+        await asyncio.to_thread(self._record, rec)
+
+    async def summarize(
+        self, client: str | None, start: float | None, end: float | None
+    ) -> list[UsageRow]:
+        """Sum records in `[start, end)` by client and provider."""
+        return await asyncio.to_thread(self._summarize, client, start, end)
+
+    async def aclose(self) -> None:
+        """Close the database."""
+        await asyncio.to_thread(self._close)
+
+
+class RedisLedger:
+    """Ledger shared by every instance through Redis (atomic writes only)."""
+
+    def __init__(self, client: aioredis.Redis, key_prefix: str = "bg-gateway:") -> None:
+        """Use `client` (owned: closed by `aclose`) under `key_prefix`."""
+        self._redis = client
+        self._clients_key = f"{key_prefix}usage-clients"
+        self._prefix = f"{key_prefix}usage:"
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(UsageRecord)
+
+    @classmethod
+    def from_url(cls, url: str, key_prefix: str = "bg-gateway:") -> RedisLedger:
+        """Connect lazily to the Redis at `url`."""
+        return cls(aioredis.Redis.from_url(url), key_prefix)
+
+    async def record(self, rec: UsageRecord) -> None:
+        """Add the record to its client's sorted set (one MULTI/EXEC)."""
+        member = self._encoder.encode(rec)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._prefix + rec.client, {member: rec.timestamp})
+            pipe.sadd(self._clients_key, rec.client)
+            await pipe.execute()
+
+    async def summarize(
+        self, client: str | None, start: float | None, end: float | None
+    ) -> list[UsageRow]:
+        """Sum records in `[start, end)` by client and provider."""
+        if client is not None:
+            clients = [client]
+        else:
+            raw = await self._redis.smembers(self._clients_key)
+            clients = sorted(c.decode() if isinstance(c, bytes) else str(c) for c in raw)
+        low = "-inf" if start is None else repr(float(start))
+        high = "+inf" if end is None else f"({float(end)!r}"
+        totals: dict[tuple[str, str], list[float]] = {}
+        for name in clients:
+            offset = 0
+            # Offset paging is safe here: new records score near "now", after older pages.
+            while True:
+                batch = await self._redis.zrangebyscore(
+                    self._prefix + name, low, high, start=offset, num=_REDIS_BATCH
+                )
+                for member in batch:
+                    rec = self._decoder.decode(member)
+                    slot = totals.setdefault((rec.client, rec.provider), [0, 0.0, 0])
+                    slot[0] += 1
+                    slot[1] += rec.cost
+                    slot[2] += int(rec.cache_hit)
+                if len(batch) < _REDIS_BATCH:
+                    break
+                offset += len(batch)
+        return [
+            UsageRow(client=c, provider=p, images=int(n), cost=cost, cache_hits=int(hits))
+            for (c, p), (n, cost, hits) in sorted(totals.items())
+        ]
+
+    async def aclose(self) -> None:
+        """Close the Redis connection pool."""
+        await self._redis.aclose()
+
+
+def open_ledger(settings: LedgerSettings) -> UsageLedger:
+    """Build the ledger `settings` asks for (SQLite opens its file now; Redis connects lazily)."""
+    if settings.backend == "redis":
+        return RedisLedger.from_url(settings.redis_url, settings.key_prefix)
+    return SqliteLedger(settings.path)

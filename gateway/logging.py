@@ -1,0 +1,49 @@
+"""structlog set-up: JSON lines in production, readable lines in a terminal, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Values that look like credentials are masked wherever they appear in an event.
+_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password)", re.IGNORECASE)
+_SECRET_VALUES = re.compile(r"(bgw_[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|Token\s+\S+)")
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Mask key-shaped fields and values (belt and braces: nothing should log them)."""
+    for key, value in list(event.items()):
+        if _SECRET_KEYS.search(key):
+            event[key] = "***"
+        elif isinstance(value, str):
+            event[key] = _SECRET_VALUES.sub("***", value)
+    return event
+
+
+def configure_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
+    """Route structlog (and stdlib logging) to stderr as JSON or console lines."""
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info if use_json else structlog.dev.set_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")

@@ -1,0 +1,206 @@
+"""The classic engine: border keying in Lab, GrabCut fallback, soft edge refinement (no weights).
+
+    working copy (long side <= work_long_side)
+      -> fit a quadratic model of the border colour (Lab and RGB) across the image
+      -> border explained by the model?  yes: key on distance to the model, keep only the
+                                               background connected to the image edge
+                                         no:  GrabCut on a downscaled copy, border = background
+      -> refine a narrow band around the outline: alpha = projection of each pixel on the
+         line between the local background and foreground colours
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from providers.local.raster import downscale_rgb, upscale_matte
+
+#: Border samples within this Lab distance of the model count as explained by it.
+_INLIER_DELTA_E = 10.0
+#: Minimum share of explained border samples for the border to count as a backdrop.
+_MIN_INLIER_SHARE = 0.8
+#: Maximum robust spread (Delta E) of the explained samples for a backdrop.
+_MAX_BORDER_NOISE = 5.0
+#: Smallest key threshold (Delta E): below this JPEG noise and shading would leak in.
+_MIN_KEY = 9.0
+#: Darker-than-backdrop lightness counts this much: soft shadows are darker, not another hue.
+_SHADOW_WEIGHT = 0.5
+#: Foreground/background colours closer than this (RGB units) cannot separate alpha.
+_MIN_CONTRAST = 14.0
+_GRABCUT_LONG_SIDE = 400
+_GRABCUT_ITERATIONS = 5
+_MAX_SAMPLES = 20_000
+
+
+class BorderFit(NamedTuple):
+    """A smooth model of the backdrop fitted to the image border."""
+
+    lab: np.ndarray
+    """HxWx3 float32 backdrop colour in Lab (L 0..100)."""
+    rgb: np.ndarray
+    """HxWx3 float32 backdrop colour in RGB (0..255)."""
+    inlier_share: float
+    """Share of border samples within `_INLIER_DELTA_E` of the model."""
+    noise: float
+    """Robust spread (Delta E) of the explained border samples."""
+
+    @property
+    def is_backdrop(self) -> bool:
+        """True when the border is a plain or smoothly graded backdrop that keying can use."""
+        return self.inlier_share >= _MIN_INLIER_SHARE and self.noise <= _MAX_BORDER_NOISE
+
+
+def _basis(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Quadratic basis (1, x, y, xy, x^2, y^2) on coordinates normalised to [-1, 1]."""
+    x = xs.astype(np.float32) * (2.0 / max(1, width - 1)) - 1.0
+    y = ys.astype(np.float32) * (2.0 / max(1, height - 1)) - 1.0
+    return np.stack([np.ones_like(x), x, y, x * y, x * x, y * y], axis=-1)
+
+
+def border_strip(height: int, width: int) -> np.ndarray:
+    """Boolean HxW mask of the image border strip (about 2% of the longer side)."""
+    strip = max(2, round(0.02 * max(height, width)))
+    mask = np.zeros((height, width), bool)
+    mask[:strip], mask[-strip:], mask[:, :strip], mask[:, -strip:] = True, True, True, True
+    return mask
+
+
+def fit_border(lab: np.ndarray, rgb: np.ndarray) -> BorderFit:
+    """Fit the backdrop colour robustly (iteratively reweighted least squares) to the border."""
+    height, width = lab.shape[:2]
+    ys, xs = np.nonzero(border_strip(height, width))
+    step = max(1, len(xs) // _MAX_SAMPLES)
+    ys, xs = ys[::step], xs[::step]
+    design = _basis(xs, ys, width, height).astype(np.float64)
+    values = np.concatenate([lab[ys, xs], rgb[ys, xs]], axis=1).astype(np.float64)
+    keep = np.ones(len(xs), bool)
+    coef = np.zeros((design.shape[1], values.shape[1]))
+    residual = np.zeros(len(xs))
+    for _ in range(5):
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = np.linalg.norm((design @ coef - values)[:, :3], axis=1)
+        spread = 1.4826 * float(np.median(residual[keep]))
+        new_keep = residual < max(2.5 * spread, 4.0)
+        if new_keep.sum() < design.shape[1] * 4 or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    explained = residual < _INLIER_DELTA_E
+    noise = 1.4826 * float(np.median(residual[explained])) if explained.any() else np.inf
+    yy, xx = np.mgrid[0:height, 0:width]
+    surface = _basis(xx, yy, width, height) @ coef.astype(np.float32)
+    return BorderFit(surface[..., :3], surface[..., 3:], float(explained.mean()), noise)
+
+
+def key_distance(lab: np.ndarray, backdrop_lab: np.ndarray) -> np.ndarray:
+    """Per-pixel Lab distance to the backdrop model, darker lightness (shadows) down-weighted."""
+    diff = lab - backdrop_lab
+    lightness = diff[..., 0]
+    lightness = np.where(lightness < 0, lightness * _SHADOW_WEIGHT, lightness)
+    return np.sqrt(lightness**2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
+
+
+def _drop_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """`mask` without connected components smaller than `min_area` pixels."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return keep[labels] if count > 1 else mask.copy()
+
+
+def edge_connected(mask: np.ndarray) -> np.ndarray:
+    """The parts of `mask` connected (4-neighbourhood) to the image edge."""
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    edge_labels = np.unique(np.concatenate(
+        [labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge_labels = edge_labels[edge_labels > 0]
+    return np.isin(labels, edge_labels)
+
+
+def key_foreground(distance: np.ndarray, threshold: float) -> np.ndarray:
+    """Foreground: everything but the backdrop-coloured pixels connected to the image edge."""
+    background = edge_connected(distance < threshold)
+    min_area = max(16, distance.size // 2000)
+    return _drop_specks(~background, min_area)
+
+
+def grabcut_foreground(rgb: np.ndarray) -> np.ndarray:
+    """Foreground by GrabCut on a downscaled copy, the border strip forced to background."""
+    small = downscale_rgb(rgb, _GRABCUT_LONG_SIDE)
+    height, width = small.shape[:2]
+    mask = np.full((height, width), cv2.GC_PR_FGD, np.uint8)
+    mask[border_strip(height, width)] = cv2.GC_BGD
+    bgd_model = np.zeros((1, 65), np.float64)
+    fgd_model = np.zeros((1, 65), np.float64)
+    cv2.grabCut(np.ascontiguousarray(small), mask, None, bgd_model, fgd_model,
+                _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    foreground = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    foreground = _drop_specks(foreground, max(16, foreground.size // 500))
+    coarse = upscale_matte(foreground.astype(np.uint8) * 255, rgb.shape[1], rgb.shape[0])
+    return coarse > 127
+
+
+def _normalized_blur(image: np.ndarray, weight: np.ndarray,
+                     sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Gaussian average of `image` over `weight` > 0, and the local weight mass."""
+    w = weight.astype(np.float32)
+    numerator = cv2.GaussianBlur(image * w[..., None], (0, 0), sigma)
+    mass = cv2.GaussianBlur(w, (0, 0), sigma)
+    return numerator / np.maximum(mass, 1e-6)[..., None], mass
+
+
+def refine_edges(rgb: np.ndarray, hard: np.ndarray, radius: int,
+                 backdrop_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Soft matte: `hard` inside and out, colour-line projection in a band of `radius` px."""
+    image = rgb.astype(np.float32)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    hard_u8 = hard.astype(np.uint8)
+    inner = cv2.erode(hard_u8, kernel).astype(bool)
+    outer = cv2.dilate(hard_u8, kernel).astype(bool)
+    band = outer & ~inner
+    sigma = 2.0 * radius
+    fg_colour, fg_mass = _normalized_blur(image, inner, sigma)
+    if backdrop_rgb is None:
+        bg_colour, bg_mass = _normalized_blur(image, ~outer, sigma)
+    else:
+        bg_colour, bg_mass = backdrop_rgb, np.ones(hard.shape, np.float32)
+    line = fg_colour - bg_colour
+    length_sq = np.sum(line * line, axis=-1)
+    projection = np.sum((image - bg_colour) * line, axis=-1) / np.maximum(length_sq, 1e-6)
+    feather = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), max(0.5, radius / 2))
+    usable = (length_sq > _MIN_CONTRAST**2) & (fg_mass > 1e-3) & (bg_mass > 1e-3)
+    soft = np.where(usable, np.clip(projection, 0.0, 1.0), feather)
+    alpha = np.where(band, soft, hard.astype(np.float32))
+    return (alpha * 255 + 0.5).astype(np.uint8)
+
+
+class ClassicEngine:
+    """Border keying with a GrabCut fallback; runs anywhere OpenCV does, no model weights."""
+
+    name = "classic"
+
+    def __init__(self, work_long_side: int = 1024) -> None:
+        self.work_long_side = work_long_side
+
+    def matte(self, rgb: np.ndarray) -> np.ndarray:
+        """Matte (uint8 HxW, 255 = foreground) of `rgb` (uint8 HxWx3), the same size."""
+        height, width = rgb.shape[:2]
+        work = downscale_rgb(np.ascontiguousarray(rgb[..., :3]), self.work_long_side)
+        matte = self._matte_work(work)
+        return upscale_matte(matte, width, height)
+
+    def _matte_work(self, rgb: np.ndarray) -> np.ndarray:
+        """Matte of a working-size copy."""
+        long_side = max(rgb.shape[:2])
+        radius = max(2, round(long_side / 350))
+        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        fit = fit_border(lab, rgb.astype(np.float32))
+        if fit.is_backdrop:
+            threshold = max(_MIN_KEY, 4.0 * fit.noise)
+            hard = key_foreground(key_distance(lab, fit.lab), threshold)
+            return refine_edges(rgb, hard, radius, fit.rgb)
+        hard = grabcut_foreground(rgb)
+        scale = max(1, round(long_side / _GRABCUT_LONG_SIDE))
+        return refine_edges(rgb, hard, radius + scale)
