@@ -46,7 +46,8 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
             try:
                 parse(self.rate_limit)
             except ValueError:
-                raise ValueError(f"rate_limit {self.rate_limit!r} is not like '60/minute'") from None
+                why = f"rate_limit {self.rate_limit!r} is not like '60/minute'"
+                raise ValueError(why) from None
 
 
 class Client(msgspec.Struct, frozen=True):
@@ -110,7 +111,9 @@ def _limiter_storage(uri: str, key_prefix: str) -> MovingWindowRateLimiter:
     if not uri.startswith("async+"):
         uri = f"async+{uri}"
     if uri.startswith(("async+redis", "async+valkey")):
-        storage = storage_from_string(uri, implementation="redispy", key_prefix=f"{key_prefix}limits")
+        storage = storage_from_string(
+            uri, implementation="redispy", key_prefix=f"{key_prefix}limits"
+        )
     else:
         storage = storage_from_string(uri)
     return MovingWindowRateLimiter(storage)

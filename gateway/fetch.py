@@ -81,12 +81,23 @@ def _parse_address(text: str) -> IpAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        _parse_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 async def _pin(url: httpx.URL, settings: FetchSettings, resolve: Resolver) -> str:
     """Resolve `url`'s host once and return the checked address to connect to."""
     host = url.raw_host.decode("ascii")
     port = url.port or _DEFAULT_PORTS[url.scheme]
     try:
-        addresses = await resolve(host, port)
+        if _is_ip_literal(host):
+            addresses = [str(_parse_address(host))]
+        else:
+            addresses = await resolve(host, port)
     except (OSError, UnicodeError):
         raise InvalidImageUrl(f"image_url host {host!r} does not resolve") from None
     if not addresses:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 import redis.asyncio as aioredis
-
-_REDIS_BATCH = 5000
 
 
 class LedgerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -160,9 +159,12 @@ class SqliteLedger:
 class RedisLedger:
     """Ledger shared by every instance through Redis (atomic writes only)."""
 
-    def __init__(self, client: aioredis.Redis, key_prefix: str = "bg-gateway:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, key_prefix: str = "bg-gateway:", page_size: int = 5000
+    ) -> None:
         """Use `client` (owned: closed by `aclose`) under `key_prefix`."""
         self._redis = client
+        self._page_size = page_size
         self._clients_key = f"{key_prefix}usage-clients"
         self._prefix = f"{key_prefix}usage:"
         self._encoder = msgspec.json.Encoder()
@@ -194,25 +196,32 @@ class RedisLedger:
         high = "+inf" if end is None else f"({float(end)!r}"
         totals: dict[tuple[str, str], list[float]] = {}
         for name in clients:
-            offset = 0
-            # Offset paging is safe here: new records score near "now", after older pages.
-            while True:
-                batch = await self._redis.zrangebyscore(
-                    self._prefix + name, low, high, start=offset, num=_REDIS_BATCH
-                )
-                for member in batch:
-                    rec = self._decoder.decode(member)
-                    slot = totals.setdefault((rec.client, rec.provider), [0, 0.0, 0])
-                    slot[0] += 1
-                    slot[1] += rec.cost
-                    slot[2] += int(rec.cache_hit)
-                if len(batch) < _REDIS_BATCH:
-                    break
-                offset += len(batch)
+            async for rec in self._scan(self._prefix + name, low, high):
+                slot = totals.setdefault((rec.client, rec.provider), [0, 0.0, 0])
+                slot[0] += 1
+                slot[1] += rec.cost
+                slot[2] += int(rec.cache_hit)
         return [
             UsageRow(client=c, provider=p, images=int(n), cost=cost, cache_hits=int(hits))
             for (c, p), (n, cost, hits) in sorted(totals.items())
         ]
+
+    async def _scan(self, key: str, low: str, high: str) -> AsyncIterator[UsageRecord]:
+        """Records of one sorted set in the score range, paged by score (not by offset)."""
+        skip, previous = 0, None
+        while True:
+            batch = await self._redis.zrangebyscore(
+                key, low, high, start=skip, num=self._page_size, withscores=True
+            )
+            for member, _ in batch:
+                yield self._decoder.decode(member)
+            if len(batch) < self._page_size:
+                return
+            # Resume at the last score; skip the members of it already read (equal scores).
+            last = batch[-1][1]
+            ties = sum(1 for _, score in batch if score == last)
+            skip = skip + ties if last == previous else ties
+            previous, low = last, repr(last)
 
     async def aclose(self) -> None:
         """Close the Redis connection pool."""

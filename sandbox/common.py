@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
-from litestar import Response, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from PIL import Image, ImageDraw, ImageOps
@@ -34,7 +34,7 @@ from providers.images import encode_png
 T = TypeVar("T")
 CONTROL_PREFIX = "/_sandbox"
 MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Transport cap of every fake vendor; the documented per-vendor limits are checked in the routes."""
+"""Transport cap of every fake vendor; documented per-vendor limits are checked in the routes."""
 
 
 def key_id(key: str | None) -> str | None:
@@ -142,7 +142,9 @@ async def _send_json(
     send: Send, status: int, body: dict[str, Any], retry_after: float | None
 ) -> None:
     payload = msgspec.json.encode(body)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())
+    ]
     if retry_after is not None:
         headers.append((b"retry-after", str(max(0, round(retry_after))).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -153,7 +155,11 @@ def control_handlers(state: VendorState, reset: Callable[[], None]) -> list[HTTP
     """The `/_sandbox/*` routes of one vendor (no auth: loopback only)."""
 
     @post(f"{CONTROL_PREFIX}/faults", status_code=200)
-    async def set_fault(data: FaultSpec) -> Response[dict[str, Any]]:
+    async def set_fault(request: Request) -> Response[dict[str, Any]]:
+        try:
+            data = msgspec.json.decode(await request.body(), type=FaultSpec)
+        except msgspec.DecodeError as exc:
+            return Response({"detail": str(exc)}, status_code=400)
         if data.status is not None and not 400 <= data.status <= 599:
             return Response({"detail": "status must be 400-599"}, status_code=400)
         if data.count < 1 or data.delay_s < 0:

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-Backdrop = Literal["plain", "gradient", "colour", "clutter"]
+Backdrop = Literal["plain", "gradient", "colour", "clutter", "texture"]
 Shape = Literal["box", "bottle", "ellipse"]
 SHAPES: tuple[Shape, ...] = ("box", "bottle", "ellipse")
-BACKDROPS: tuple[Backdrop, ...] = ("plain", "gradient", "colour", "clutter")
+BACKDROPS: tuple[Backdrop, ...] = ("plain", "gradient", "colour", "clutter", "texture")
 
 _SUPERSAMPLE = 4
 #: Product colours: saturated or dark enough to differ from the light studio backdrops.
@@ -107,6 +107,8 @@ def _backdrop(kind: Backdrop, width: int, height: int, rng: np.random.Generator)
         colour = _COLOUR_BACKDROPS[int(rng.integers(len(_COLOUR_BACKDROPS)))]
         return np.broadcast_to(np.array(colour, np.float32), (height, width, 3)).copy()
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == "texture":
+        return _texture(width, height, rng)
     if kind == "gradient":
         light = np.array(rng.uniform(235, 252, 3), np.float32)
         dark = light - np.array(rng.uniform(45, 80), np.float32) * np.array([1.0, 0.97, 0.9])
@@ -128,6 +130,17 @@ def _backdrop(kind: Backdrop, width: int, height: int, rng: np.random.Generator)
     return canvas.astype(np.float32)
 
 
+def _texture(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """Wood-like texture: beige base, blurred grain streaks and planks (float32 HxWx3)."""
+    grain = rng.normal(0, 1, (height, max(1, width // 8))).astype(np.float32)
+    grain = cv2.resize(grain, (width, height), interpolation=cv2.INTER_CUBIC)
+    grain = cv2.GaussianBlur(grain, (0, 0), 1.5)
+    planks = (np.arange(height) // max(8, height // 6) % 2).astype(np.float32)[:, None] * 18
+    tone = grain * 14 + planks
+    base = np.array(rng.uniform([170, 125, 80], [200, 150, 100]), np.float32)
+    return base[None, None, :] + tone[..., None] * np.array([1.0, 0.8, 0.6], np.float32)
+
+
 def _shadow(alpha: np.ndarray, strength: float) -> np.ndarray:
     """Soft contact shadow under the product: multiplicative darkening factor HxW."""
     height, width = alpha.shape
@@ -147,13 +160,13 @@ def product_photo(backdrop: Backdrop, seed: int, size: int = 384, shape: Shape |
     """One product on `backdrop`: (RGB image, float32 truth alpha); same seed, same picture."""
     rng = np.random.default_rng([seed, BACKDROPS.index(backdrop)])
     width, height = _frame(size, rng)
-    chosen: Shape = shape or SHAPES[int(rng.integers(len(SHAPES)))]
+    chosen: Shape = shape or SHAPES[seed % len(SHAPES)]
     mask_big = _shape_mask(chosen, width, height, rng)
     alpha = cv2.resize(mask_big.astype(np.float32) / 255, (width, height),
                        interpolation=cv2.INTER_AREA)
     foreground = _product(mask_big, width, height, rng)
     background = _backdrop(backdrop, width, height, rng)
-    if shadow > 0 and backdrop != "clutter":
+    if shadow > 0 and backdrop in ("plain", "gradient", "colour"):
         background = background * _shadow(alpha, shadow)[..., None]
     a = alpha[..., None]
     pixels = foreground * a + background * (1 - a)
@@ -183,8 +196,14 @@ def on_clutter(seed: int, size: int = 384) -> tuple[Image.Image, np.ndarray]:
     return product_photo("clutter", seed, size)
 
 
+def on_texture(seed: int, size: int = 384) -> tuple[Image.Image, np.ndarray]:
+    """Product on a wood-like textured surface (border too busy for keying)."""
+    return product_photo("texture", seed, size)
+
+
 GENERATORS: dict[Backdrop, Callable[[int, int], tuple[Image.Image, np.ndarray]]] = {
     "plain": on_plain, "gradient": on_gradient, "colour": on_colour, "clutter": on_clutter,
+    "texture": on_texture,
 }
 
 

@@ -72,6 +72,10 @@ class StateBackend(Protocol):
         """Claim the single half-open trial request; True for exactly one claimer per TTL."""
         ...
 
+    async def release_trial(self, name: str) -> None:
+        """Give the trial claim back unused (e.g. the rate limit refused the call)."""
+        ...
+
     async def close_circuit(self, name: str) -> None:
         """Close the circuit, release the trial claim and forget the failures."""
         ...

@@ -104,6 +104,10 @@ class MemoryState:
         self._trials[name] = now + ttl_s
         return True
 
+    async def release_trial(self, name: str) -> None:
+        """Give the trial claim back."""
+        self._trials.pop(name, None)
+
     async def close_circuit(self, name: str) -> None:
         """Close the circuit and forget failures and the trial claim."""
         self._circuits.pop(name, None)

@@ -63,6 +63,16 @@ if old then value = tonumber(ARGV[2]) * value + (1 - tonumber(ARGV[2])) * tonumb
 redis.call('SET', KEYS[1], tostring(value), 'PX', ARGV[3])
 return tostring(value)
 """
+# INCRBY (ARGV[3] == '1') or INCRBYFLOAT; the TTL starts at the first increment only.
+_ADD = """
+local command = 'INCRBYFLOAT'
+if ARGV[3] == '1' then command = 'INCRBY' end
+local value = redis.call(command, KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return tostring(value)
+"""
 _LATENCY_TTL_MS = 7 * 24 * 3600 * 1000
 
 
@@ -107,6 +117,7 @@ class RedisState:
         self._add_failure = register(_ADD_FAILURE)
         self._open_circuit = register(_OPEN_CIRCUIT)
         self._ewma = register(_EWMA)
+        self._incr = register(_ADD)
 
     @property
     def lost(self) -> bool:
@@ -121,7 +132,9 @@ class RedisState:
     def _key(self, kind: str, name: str) -> str:
         return f"{self._prefix}{kind}:{name}"
 
-    async def _run(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+    async def _run(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
         """Run `remote` on Redis, or `local` on the fallback while Redis is lost."""
         if self._lost and time.monotonic() < self._next_try:
             return await local()
@@ -220,6 +233,13 @@ class RedisState:
 
         return await self._run(remote, lambda: self._fallback.claim_trial(name, ttl_s))
 
+    async def release_trial(self, name: str) -> None:
+        """Give the trial claim back (DEL)."""
+        async def remote() -> None:
+            await self._client.delete(self._key("trial", name))
+
+        await self._run(remote, lambda: self._fallback.release_trial(name))
+
     async def close_circuit(self, name: str) -> None:
         """Delete flag, trial claim and failures (one DEL)."""
         async def remote() -> None:
@@ -235,7 +255,9 @@ class RedisState:
                                      args=[repr(float(sample_ms)), repr(alpha), _LATENCY_TTL_MS])
             return float(value)
 
-        return await self._run(remote, lambda: self._fallback.update_latency(name, sample_ms, alpha))
+        return await self._run(
+            remote, lambda: self._fallback.update_latency(name, sample_ms, alpha)
+        )
 
     async def get_latencies(self, names: Sequence[str]) -> dict[str, float]:
         """Latency EWMAs of the tried names."""
@@ -248,15 +270,10 @@ class RedisState:
         return await self._run(remote, lambda: self._fallback.get_latencies(names))
 
     async def _add(self, key: str, amount: float, ttl_s: float | None, integer: bool) -> float:
-        async with self._client.pipeline(transaction=True) as pipe:
-            if integer:
-                pipe.incrby(key, int(amount))
-            else:
-                pipe.incrbyfloat(key, amount)
-            if ttl_s is not None:
-                pipe.pexpire(key, _ms(ttl_s), nx=True)
-            replies = await pipe.execute()
-        return float(replies[0])
+        ttl_ms = 0 if ttl_s is None else _ms(ttl_s)
+        amount_arg = str(int(amount)) if integer else repr(float(amount))
+        value = await self._incr(keys=[key], args=[amount_arg, ttl_ms, "1" if integer else "0"])
+        return float(value)
 
     async def add_spend(self, name: str, period: str, amount: float, ttl_s: float) -> float:
         """INCRBYFLOAT the spend of `name` in `period`."""

@@ -32,6 +32,10 @@ _SHADOW_WEIGHT = 0.5
 _MIN_CONTRAST = 14.0
 _GRABCUT_LONG_SIDE = 400
 _GRABCUT_ITERATIONS = 5
+#: Width (share of the longer side) of the ring GrabCut starts as "probably background".
+_GRABCUT_RING = 0.15
+#: GrabCut parts smaller than this share of the largest part are clutter, not product.
+_MIN_PART_SHARE = 0.25
 _MAX_SAMPLES = 20_000
 
 
@@ -60,9 +64,9 @@ def _basis(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> np.ndarra
     return np.stack([np.ones_like(x), x, y, x * y, x * x, y * y], axis=-1)
 
 
-def border_strip(height: int, width: int) -> np.ndarray:
-    """Boolean HxW mask of the image border strip (about 2% of the longer side)."""
-    strip = max(2, round(0.02 * max(height, width)))
+def border_strip(height: int, width: int, share: float = 0.02) -> np.ndarray:
+    """Boolean HxW mask of the image border strip (`share` of the longer side, at least 2 px)."""
+    strip = max(2, round(share * max(height, width)))
     mask = np.zeros((height, width), bool)
     mask[:strip], mask[-strip:], mask[:, :strip], mask[:, -strip:] = True, True, True, True
     return mask
@@ -102,12 +106,15 @@ def key_distance(lab: np.ndarray, backdrop_lab: np.ndarray) -> np.ndarray:
     return np.sqrt(lightness**2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
 
 
-def _drop_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
-    """`mask` without connected components smaller than `min_area` pixels."""
+def _drop_specks(mask: np.ndarray, min_area: int, min_share: float = 0.0) -> np.ndarray:
+    """`mask` without components under `min_area` px or under `min_share` of the largest one."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    if count <= 1:
+        return mask.copy()
+    areas = stats[:, cv2.CC_STAT_AREA]
+    keep = areas >= max(min_area, min_share * areas[1:].max())
     keep[0] = False
-    return keep[labels] if count > 1 else mask.copy()
+    return keep[labels]
 
 
 def edge_connected(mask: np.ndarray) -> np.ndarray:
@@ -131,13 +138,16 @@ def grabcut_foreground(rgb: np.ndarray) -> np.ndarray:
     small = downscale_rgb(rgb, _GRABCUT_LONG_SIDE)
     height, width = small.shape[:2]
     mask = np.full((height, width), cv2.GC_PR_FGD, np.uint8)
+    # Products sit away from the frame: a "probably background" ring seeds the background
+    # model with more than the thin border, which helps most on busy scenes.
+    mask[border_strip(height, width, _GRABCUT_RING)] = cv2.GC_PR_BGD
     mask[border_strip(height, width)] = cv2.GC_BGD
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
     cv2.grabCut(np.ascontiguousarray(small), mask, None, bgd_model, fgd_model,
                 _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     foreground = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    foreground = _drop_specks(foreground, max(16, foreground.size // 500))
+    foreground = _drop_specks(foreground, max(16, foreground.size // 500), _MIN_PART_SHARE)
     coarse = upscale_matte(foreground.astype(np.uint8) * 255, rgb.shape[1], rgb.shape[0])
     return coarse > 127
 

@@ -1,0 +1,1 @@
+"""Post-processing benchmark: full-resolution flow against its Pillow floor, and peak memory."""

@@ -1,0 +1,129 @@
+"""Reading provider health from state (the snapshot) and writing outcomes back (circuit breaker)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from gateway.router.types import Entry, Health
+from gateway.settings import RoutingSettings
+from gateway.state.base import StateBackend
+from providers.base import ProviderResult
+from providers.errors import ProviderError
+
+log = structlog.get_logger("gateway.router")
+
+#: Errors worth a second try on the same provider when attempts and time are left.
+TRANSIENT = frozenset({"timeout", "unavailable"})
+
+
+def budget_period(period: str, now: datetime | None = None) -> tuple[str, float, float]:
+    """(period key, seconds until the period ends, key TTL in seconds) for `day` or `month`."""
+    now = now or datetime.now(UTC)
+    if period == "day":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=1)
+        key = f"day:{start:%Y-%m-%d}"
+    else:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        key = f"month:{start:%Y-%m}"
+    left = (end - now).total_seconds()
+    return key, left, left + 86400.0
+
+
+async def _rate(state: StateBackend, entry: Entry) -> tuple[int | None, float]:
+    if entry.limit is None:
+        return None, 0.0
+    stats = await state.rate_window(entry.limit, entry.name)
+    return stats.remaining, max(0.0, stats.reset_time - time.time())
+
+
+async def _spend(state: StateBackend, entry: Entry) -> tuple[float, float]:
+    key, left, _ = budget_period(entry.budget.period if entry.budget else "month")
+    return await state.get_spend(entry.name, key), left
+
+
+async def read_snapshot(
+    state: StateBackend, entries: Sequence[Entry], all_spend: bool = False
+) -> dict[str, Health]:
+    """Health of every entry; spend only for budgeted ones unless `all_spend`."""
+    names = [e.name for e in entries]
+    spent = [e for e in entries if all_spend or e.budget is not None]
+    cooldowns, circuits, latencies, rates, spends = await asyncio.gather(
+        state.get_cooldowns(names),
+        state.get_open_circuits(names),
+        state.get_latencies(names),
+        asyncio.gather(*(_rate(state, e) for e in entries)),
+        asyncio.gather(*(_spend(state, e) for e in spent)),
+    )
+    spend_of = {e.name: s for e, s in zip(spent, spends, strict=True)}
+    snapshot = {}
+    for entry, (headroom, reset_s) in zip(entries, rates, strict=True):
+        cooldown = cooldowns.get(entry.name)
+        circuit = "closed"
+        if entry.name in circuits:
+            circuit = "open" if cooldown is not None else "half_open"
+        spend, budget_reset_s = spend_of.get(entry.name, (0.0, 0.0))
+        snapshot[entry.name] = Health(
+            cooldown=cooldown, circuit=circuit, headroom=headroom, rate_reset_s=reset_s,
+            spend=spend, budget_reset_s=budget_reset_s, latency_ms=latencies.get(entry.name),
+        )
+    return snapshot
+
+
+async def record_success(
+    state: StateBackend, settings: RoutingSettings, entry: Entry, result: ProviderResult,
+    latency_ms: float, trial: bool,
+) -> None:
+    """Latency EWMA, spend, and closing a half-open circuit."""
+    cost = result.cost if result.cost > 0 else entry.cost
+    key, _, ttl_s = budget_period(entry.budget.period if entry.budget else "month")
+    writes = [state.update_latency(entry.name, latency_ms, settings.latency_alpha)]
+    if cost > 0:
+        writes.append(state.add_spend(entry.name, key, cost, ttl_s))
+    if trial:
+        writes.append(state.close_circuit(entry.name))
+        log.info("circuit_closed", provider=entry.name)
+    await asyncio.gather(*writes)
+
+
+async def record_failure(
+    state: StateBackend, settings: RoutingSettings, entry: Entry, error: ProviderError,
+    latency_ms: float, trial: bool,
+) -> float | None:
+    """Cooldown / failure count / circuit for one failed call; return seconds until it is back."""
+    name = entry.name
+    if not error.fallback:
+        # The vendor judged the image, not itself: no mark against the provider.
+        if trial:
+            await state.close_circuit(name)
+        return None
+    if error.reason == "timeout":
+        await state.update_latency(name, latency_ms, settings.latency_alpha)
+    back: float | None = None
+    if error.reason == "out_of_credits":
+        back = settings.out_of_credits_cooldown_s
+        await state.set_cooldown(name, back, "out_of_credits")
+    elif error.reason == "rate_limited":
+        back = min(error.retry_after or settings.cooldown_s, settings.max_cooldown_s)
+        await state.set_cooldown(name, back, "rate_limited")
+    elif error.retry_after is not None:
+        back = min(error.retry_after, settings.max_cooldown_s)
+        await state.set_cooldown(name, back, error.reason)
+    if trial:
+        await state.open_circuit(name, settings.cooldown_s)
+        log.warning("circuit_reopened", provider=name, reason=error.reason)
+        return max(back or 0.0, settings.cooldown_s)
+    if error.reason in ("out_of_credits", "rate_limited"):
+        return back
+    failures = await state.add_failure(name, settings.fail_window_s)
+    if failures >= settings.allowed_fails:
+        await state.open_circuit(name, settings.cooldown_s)
+        log.warning("circuit_opened", provider=name, failures=failures, reason=error.reason)
+        return max(back or 0.0, settings.cooldown_s)
+    return back

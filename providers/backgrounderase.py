@@ -1,0 +1,225 @@
+"""BackgroundErase v2 adapter: `POST /v2` multipart `image_file` plus option flags, x-api-key auth.
+
+The vendor does every output option itself, so a result is a pass-through (`final=True`) when the
+options could be expressed exactly and the body is in the requested format. `crop_margin` and a
+translucent `bg_color` have no vendor flag: then no flags are sent (a bare RGBA cutout comes back,
+`final=False`) and post-processing does all of it, since a vendor crop would drop the margin pixels.
+
+The document only says errors are "a structured error with a message and code", so:
+    401, 403 auth · 402 out of credits · 429 rate limited (Retry-After) · 5xx unavailable
+    413 protocol: no size limit is documented; a too-big payload says nothing about the image,
+        and a proxy-based or local provider can still serve it, so fallback stays allowed.
+    400 protocol (we sent something malformed) · 422 rejected (the image cannot be processed);
+        for these two vague statuses the `code` refines the class (credit/rate/auth/size words).
+    other 4xx protocol.
+The vendor `message` is never copied; only a sanitised `code` (lowercase words) may be.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import msgspec
+import structlog
+
+from providers._http import ErrorTable, remaining, retry_after_seconds, send
+from providers.backgrounderase_config import BackgroundEraseConfig
+from providers.base import (
+    IMAGE_FORMATS,
+    Capabilities,
+    OutputOptions,
+    ProviderRequest,
+    ProviderResult,
+)
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderOutOfCredits,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from providers.images import MEDIA_TYPES, sniff_format
+
+log = structlog.get_logger(__name__)
+
+PATH = "/v2"
+HEALTH_PATH = "/v2/health"
+HEALTH_TIMEOUT_S = 5.0
+NATIVE = frozenset({"format", "channels", "size", "crop", "bg_color", "despill"})
+_FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
+_CODE = re.compile(r"[a-z]+(?:[_.-][a-z]+)*")
+
+ERRORS: ErrorTable = {
+    400: ProviderProtocolError,
+    401: ProviderAuthError,
+    402: ProviderOutOfCredits,
+    403: ProviderAuthError,
+    413: ProviderProtocolError,
+    422: ProviderRejected,
+    429: ProviderRateLimited,
+}
+#: Code words that pin the class of a vague 400/422, checked in this order.
+CODE_WORDS: tuple[tuple[frozenset[str], type[ProviderError]], ...] = (
+    (frozenset({"missing", "malformed", "base64", "field", "param", "parameter", "large",
+                "size", "payload"}), ProviderProtocolError),
+    (frozenset({"credit", "credits", "quota", "balance"}), ProviderOutOfCredits),
+    (frozenset({"rate", "throttled", "throttle"}), ProviderRateLimited),
+    (frozenset({"auth", "unauthorized", "forbidden", "key"}), ProviderAuthError),
+    (frozenset({"format", "decode", "corrupt", "unsupported", "unprocessable"}), ProviderRejected),
+)
+
+
+def expressible(options: OutputOptions) -> bool:
+    """True when vendor flags can express `options` exactly."""
+    margin = options.crop and options.crop_margin is not None and options.crop_margin.value > 0
+    translucent = options.bg_color is not None and options.bg_color[3] != 255
+    return not (margin or translucent)
+
+
+def vendor_flags(options: OutputOptions) -> dict[str, str]:
+    """The form fields for `options`; empty when they are not expressible (bare cutout)."""
+    if not expressible(options):
+        return {}
+    flags = {
+        "format": options.format,
+        "channels": options.channels,
+        "size": options.size,
+        "crop": "true" if options.crop else "false",
+        "despill": "true" if options.despill else "false",
+    }
+    if options.bg_color is not None:
+        red, green, blue, _ = options.bg_color
+        flags["bg_color"] = f"#{red:02x}{green:02x}{blue:02x}"
+    return flags
+
+
+def build_request(config: BackgroundEraseConfig, request: ProviderRequest) -> httpx.Request:
+    """The multipart POST /v2 with the original bytes and the option flags."""
+    return httpx.Request(
+        "POST",
+        config.base_url.rstrip("/") + PATH,
+        headers={"x-api-key": config.api_key or ""},
+        files={"image_file": (
+            f"image.{request.image_format}", request.image, MEDIA_TYPES[request.image_format]
+        )},
+        data=vendor_flags(request.options),
+    )
+
+
+def parse_response(
+    response: httpx.Response, provider: str, options: OutputOptions
+) -> ProviderResult:
+    """The image of a 2xx answer (media type sniffed), or the mapped ProviderError."""
+    error = error_for(response, provider)
+    if error is not None:
+        raise error
+    found = sniff_format(response.content)
+    if found not in _FORMATS.values():
+        raise ProviderProtocolError(
+            f"{provider}: {PATH} answered {response.status_code} without an image body",
+            provider, status=response.status_code,
+        )
+    exact = expressible(options)
+    return ProviderResult(
+        data=response.content,
+        media_type=MEDIA_TYPES[found],
+        kind="mask" if exact and options.channels == "alpha" else "cutout",
+        provider=provider,
+        final=exact and found == _FORMATS[options.format],
+        metadata={"flags": "sent" if exact else "none", "format": found},
+    )
+
+
+def error_for(response: httpx.Response, provider: str) -> ProviderError | None:
+    """The ProviderError for a non-2xx answer (None for 2xx)."""
+    status = response.status_code
+    if status < 300:
+        return None
+    code = error_code(response.content)
+    error = ERRORS.get(status) or (ProviderUnavailable if status >= 500 else ProviderProtocolError)
+    if status in (400, 422) and code is not None:
+        words = set(re.split(r"[_.-]", code))
+        error = next((cls for vocab, cls in CODE_WORDS if words & vocab), error)
+    suffix = f" (code {code})" if code else ""
+    return error(
+        f"{provider}: {PATH} answered HTTP {status}{suffix}",
+        provider, retry_after=retry_after_seconds(response.headers), status=status,
+    )
+
+
+def error_code(body: bytes) -> str | None:
+    """The error `code` (top level or under `error`), lowercased; None unless plain words."""
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    nested = decoded.get("error")
+    code = nested.get("code") if isinstance(nested, dict) else decoded.get("code")
+    if not isinstance(code, str) or len(code) > 40:
+        return None
+    code = code.lower()
+    # Letters only: anything key-shaped (digits, mixed tokens) never reaches a message or log.
+    return code if _CODE.fullmatch(code) else None
+
+
+def build_health_request(config: BackgroundEraseConfig) -> httpx.Request:
+    """GET /v2/health."""
+    url = config.base_url.rstrip("/") + HEALTH_PATH
+    return httpx.Request("GET", url, headers={"x-api-key": config.api_key or ""})
+
+
+class BackgroundEraseProvider:
+    """BackgroundErase v2: does format, channels, size, crop, bg_color and despill itself."""
+
+    def __init__(
+        self, name: str, config: BackgroundEraseConfig, client: httpx.AsyncClient
+    ) -> None:
+        self.name = name
+        self._config = config
+        self._client = client
+        self.capabilities = Capabilities(
+            output="cutout",
+            native=NATIVE,
+            input_formats=IMAGE_FORMATS,
+            cost=config.cost,
+            rate_limit=config.rate_limit,
+        )
+
+    async def remove_background(self, request: ProviderRequest) -> ProviderResult:
+        """Send the original with the flags; pass the vendor's answer through."""
+        if not self._config.api_key:
+            raise ProviderAuthError(f"{self.name}: no API key configured", self.name)
+        started = time.monotonic()
+        response = await send(
+            self._client, build_request(self._config, request), self.name,
+            remaining(request.deadline, self._config.timeout_s),
+        )
+        if response.status_code >= 300:
+            log.warning(
+                "provider.http_error", provider=self.name, path=PATH,
+                status=response.status_code, code=error_code(response.content),
+            )
+        result = parse_response(response, self.name, request.options)
+        result.latency_s = time.monotonic() - started
+        result.cost = self._config.cost
+        return result
+
+    async def health(self) -> bool:
+        """True when GET /v2/health answers 2xx in time."""
+        timeout = min(self._config.timeout_s, HEALTH_TIMEOUT_S)
+        try:
+            response = await send(
+                self._client, build_health_request(self._config), self.name, timeout
+            )
+        except ProviderError:
+            return False
+        return response.is_success
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client belongs to the app."""

@@ -1,0 +1,235 @@
+"""withoutBG adapter: a 1024 px proxy to `/v1.0/alpha-channel` (or a cutout), X-API-Key auth.
+
+Status -> error (vendor pages `withoutbg-*.txt`):
+    401 auth · 402 out of credits · 403 out of credits (expired) · 429 rate limited (Retry-After)
+    413, 415 protocol: the adapter only uploads JPEG/PNG/... under 10 MB, so either means *our*
+        upload was wrong; that says nothing about the image, so another provider may still try.
+    422 rejected ("corrupt image"), except a FastAPI validation list (`detail: [...]`, e.g. a
+        missing `file` field), which is our malformed request -> protocol.
+    5xx unavailable · other 4xx protocol.
+`upload="original"` sends the original bytes when they fit (accepted format, <= 10 MB, no EXIF
+rotation the vendor might ignore); otherwise it re-encodes a full-size RGB JPEG, and if even that is
+over 10 MB it raises ProviderProtocolError before any call (fallback allowed, no credit spent).
+Error bodies (`{"detail": …}` or `{"error": …}`) are never copied into messages or logs.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import anyio.to_thread
+import httpx
+import msgspec
+import structlog
+from PIL import Image
+
+from providers._http import ErrorTable, raise_for_status, remaining, send
+from providers.base import IMAGE_FORMATS, Capabilities, ProviderRequest, ProviderResult
+from providers.errors import (
+    ProviderAuthError,
+    ProviderOutOfCredits,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+)
+from providers.images import MEDIA_TYPES, encode_jpeg, open_rgb, proxy_size, sniff_format
+from providers.withoutbg_config import WithoutBGConfig
+
+log = structlog.get_logger(__name__)
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+CREDITS_TIMEOUT_S = 10.0
+PATHS = {"alpha": "/v1.0/alpha-channel", "cutout": "/v1.0/image-without-background"}
+CREDITS_PATH = "/available-credit"
+_EXIF_ORIENTATION = 0x0112
+
+ERRORS: ErrorTable = {
+    401: ProviderAuthError,
+    402: ProviderOutOfCredits,
+    403: ProviderOutOfCredits,
+    413: ProviderProtocolError,
+    415: ProviderProtocolError,
+    422: ProviderRejected,
+    429: ProviderRateLimited,
+}
+
+
+class Upload(msgspec.Struct, frozen=True):
+    """The file part to send, with its pixel size."""
+
+    data: bytes
+    media_type: str
+    filename: str
+    width: int
+    height: int
+    reencoded: bool
+
+
+def prepare_upload(request: ProviderRequest, config: WithoutBGConfig, provider: str) -> Upload:
+    """Proxy JPEG (or the original when it can go as is); CPU work, run it in a worker thread."""
+    limit = _limit(config)
+    try:
+        if config.upload == "original" and _sendable(request, limit):
+            return Upload(
+                request.image, MEDIA_TYPES[request.image_format],
+                f"image.{request.image_format}", request.width, request.height, reencoded=False,
+            )
+        image = open_rgb(request.image)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ProviderRejected(f"{provider}: the image cannot be decoded", provider) from exc
+    if config.upload == "proxy":
+        size = proxy_size(image.width, image.height, config.proxy_long_side)
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.LANCZOS)
+    data = encode_jpeg(image, config.proxy_quality)
+    if len(data) > limit:
+        raise ProviderProtocolError(
+            f"{provider}: upload of {len(data)} bytes exceeds the {limit} byte limit", provider
+        )
+    return Upload(data, "image/jpeg", "image.jpg", image.width, image.height, reencoded=True)
+
+
+def _limit(config: WithoutBGConfig) -> int:
+    """The upload byte limit: the vendor's 10 MB unless configured lower."""
+    return min(config.upload_limit_bytes, MAX_UPLOAD_BYTES)
+
+
+def _sendable(request: ProviderRequest, limit: int) -> bool:
+    """True when the original bytes can be uploaded unchanged."""
+    if request.image_format not in IMAGE_FORMATS or len(request.image) > limit:
+        return False
+    # The gateway applies EXIF orientation; a vendor that ignores it would return a rotated matte.
+    with Image.open(io.BytesIO(request.image)) as image:
+        return image.getexif().get(_EXIF_ORIENTATION, 1) == 1
+
+
+def build_request(config: WithoutBGConfig, upload: Upload) -> httpx.Request:
+    """The multipart POST of `upload` to the configured endpoint."""
+    return httpx.Request(
+        "POST",
+        config.base_url.rstrip("/") + PATHS[config.endpoint],
+        headers={"X-API-Key": config.api_key or "", "Accept": "image/png, application/json"},
+        files={"file": (upload.filename, upload.data, upload.media_type)},
+    )
+
+
+def parse_response(response: httpx.Response, provider: str, config: WithoutBGConfig) -> bytes:
+    """The PNG body of a 2xx answer, or the mapped ProviderError."""
+    what = PATHS[config.endpoint]
+    if response.status_code == 422 and _is_validation_list(response):
+        raise ProviderProtocolError(
+            f"{provider}: {what} answered HTTP 422 (request validation)", provider, status=422
+        )
+    raise_for_status(response, provider, ERRORS, what)
+    if sniff_format(response.content) != "png":
+        raise ProviderProtocolError(
+            f"{provider}: {what} answered 200 without a PNG body", provider,
+            status=response.status_code,
+        )
+    return response.content
+
+
+def _is_validation_list(response: httpx.Response) -> bool:
+    """True for FastAPI's `{"detail": [{"loc": …}]}`: our request was malformed, not the image."""
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("detail"), list)
+
+
+def build_credits_request(config: WithoutBGConfig) -> httpx.Request:
+    """GET /available-credit."""
+    return httpx.Request(
+        "GET",
+        config.base_url.rstrip("/") + CREDITS_PATH,
+        headers={"X-API-Key": config.api_key or "", "Accept": "application/json"},
+    )
+
+
+def parse_credits_response(response: httpx.Response, provider: str) -> float | None:
+    """`available_credits` (or `credit`) as a number, None when the body names neither."""
+    raise_for_status(response, provider, ERRORS, CREDITS_PATH)
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError as exc:
+        raise ProviderProtocolError(f"{provider}: credits body is not JSON", provider) from exc
+    if not isinstance(body, dict):
+        return None
+    for field in ("available_credits", "credit"):
+        value = body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+class WithoutBGProvider:
+    """withoutBG: matte (or cutout) of a proxy or the original; every option is emulated."""
+
+    def __init__(self, name: str, config: WithoutBGConfig, client: httpx.AsyncClient) -> None:
+        self.name = name
+        self._config = config
+        self._client = client
+        self.capabilities = Capabilities(
+            output="mask" if config.endpoint == "alpha" else "cutout",
+            native=frozenset(),
+            input_formats=IMAGE_FORMATS,
+            # A proxy is always small, so only the original upload is bound by the vendor's limit.
+            max_input_bytes=None if config.upload == "proxy" else _limit(config),
+            cost=config.cost,
+            rate_limit=config.rate_limit,
+        )
+
+    async def remove_background(self, request: ProviderRequest) -> ProviderResult:
+        """Upload, call the endpoint, return the matte (or cutout) at the upload's resolution."""
+        self._require_key()
+        remaining(request.deadline, self._config.timeout_s)
+        upload = await anyio.to_thread.run_sync(
+            prepare_upload, request, self._config, self.name
+        )
+        started = time.monotonic()
+        response = await send(
+            self._client, build_request(self._config, upload), self.name,
+            remaining(request.deadline, self._config.timeout_s),
+        )
+        self._log_status(response, PATHS[self._config.endpoint])
+        data = parse_response(response, self.name, self._config)
+        return ProviderResult(
+            data=data,
+            media_type="image/png",
+            kind=self.capabilities.output,
+            provider=self.name,
+            latency_s=time.monotonic() - started,
+            cost=self._config.cost,
+            metadata={
+                "endpoint": self._config.endpoint,
+                "upload": self._config.upload,
+                "upload_size": f"{upload.width}x{upload.height}",
+                "upload_bytes": str(len(upload.data)),
+                "reencoded": str(upload.reencoded).lower(),
+            },
+        )
+
+    async def credits(self) -> float | None:
+        """Remaining credits from GET /available-credit."""
+        self._require_key()
+        timeout = min(self._config.timeout_s, CREDITS_TIMEOUT_S)
+        response = await send(
+            self._client, build_credits_request(self._config), self.name, timeout
+        )
+        self._log_status(response, CREDITS_PATH)
+        return parse_credits_response(response, self.name)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client belongs to the app."""
+
+    def _require_key(self) -> None:
+        if not self._config.api_key:
+            raise ProviderAuthError(f"{self.name}: no API key configured", self.name)
+
+    def _log_status(self, response: httpx.Response, path: str) -> None:
+        if response.status_code >= 300:
+            log.warning(
+                "provider.http_error", provider=self.name, path=path, status=response.status_code
+            )

@@ -1,0 +1,1 @@
+"""Fake vendor servers that follow the vendor documents (tests, demos, failover drills)."""

@@ -1,0 +1,3 @@
+import providers.base
+def test_x():
+    print(providers.base.__file__)
