@@ -156,8 +156,8 @@ class ResultCache:
                 future.set_result(cached)
                 return cached, True
             result = await compute()
+            future.set_result(result)  # release the waiters before the (possibly slow) write
             await self.put(key, result)
-            future.set_result(result)
             return result, False
         except Exception as exc:
             future.set_exception(exc)

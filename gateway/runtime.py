@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,12 +11,17 @@ import httpx
 import structlog
 from litestar import Litestar, Request
 
-from gateway.errors import InvalidOption
+from gateway.auth import Client, ClientAuth
+from gateway.cache import ResultCache, open_cache
+from gateway.fetch import fetch_image
+from gateway.ledger import UsageLedger, open_ledger
+from gateway.metrics import GatewayMetrics
 from gateway.router import Router
 from gateway.service import RemovalService
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
-from providers.base import Provider
+from providers.base import Provider, SupportsCredits
+from providers.errors import ProviderError
 from providers.registry import build_provider
 
 log = structlog.get_logger("gateway")
@@ -32,6 +38,11 @@ class Runtime:
         self.state: StateBackend | None = None
         self._router: Router | None = None
         self._service: RemovalService | None = None
+        self._auth: ClientAuth | None = None
+        self._ledger: UsageLedger | None = None
+        self.cache: ResultCache | None = None
+        self.metrics = GatewayMetrics()
+        self._credits: tuple[float, dict[str, float | None]] | None = None
 
     @property
     def router(self) -> Router:
@@ -44,6 +55,25 @@ class Runtime:
         """The removal service (available once started)."""
         assert self._service is not None, "runtime not started"
         return self._service
+
+    @property
+    def auth(self) -> ClientAuth:
+        """Client authentication and limits (available once started)."""
+        assert self._auth is not None, "runtime not started"
+        return self._auth
+
+    @property
+    def ledger(self) -> UsageLedger:
+        """The usage ledger (available once started)."""
+        assert self._ledger is not None, "runtime not started"
+        return self._ledger
+
+    async def authenticate(
+        self, headers: Mapping[str, str]
+    ) -> tuple[Client | None, dict[str, str]]:
+        """Identify the client and admit it (rate limit, quota); returns the RateLimit headers."""
+        client = self.auth.identify(headers)
+        return client, await self.auth.admit(client)
 
     async def start(self) -> None:
         """Open state (fails loudly when unreachable), build providers and the router."""
@@ -68,6 +98,13 @@ class Runtime:
             self.providers, configs, settings.routing, self.state, disabled=settings.disabled
         )
         self._service = RemovalService(settings, self._router)
+        limiter_uri = (
+            "async+" + settings.state.redis_url if settings.state.backend == "redis" else "memory://"
+        )
+        self._auth = ClientAuth(settings.auth, settings.clients, limiter_uri,
+                                StateQuotaCounter(self.state), key_prefix=settings.state.key_prefix)
+        self._ledger = open_ledger(settings.ledger)
+        self.cache = open_cache(settings.cache) if settings.cache.enabled else None
         log.info("gateway_started", providers=sorted(self.providers),
                  state=settings.state.backend, policy=settings.routing.policy)
 
@@ -77,6 +114,10 @@ class Runtime:
             await provider.aclose()
         if self.client is not None:
             await self.client.aclose()
+        if self._ledger is not None:
+            await self._ledger.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         if self.state is not None:
             await self.state.aclose()
 
@@ -91,7 +132,22 @@ class Runtime:
 
     async def fetch_url(self, url: str) -> bytes:
         """Download `image_url` safely (SSRF guards live in gateway.fetch)."""
-        raise InvalidOption(f"`image_url` is not supported yet ({len(url)} characters ignored)")
+        return await fetch_image(url, self.settings.fetch, self.settings.server.max_upload_bytes)
+
+    async def credits(self) -> dict[str, float | None]:
+        """Credits per provider that has a credits endpoint, cached for 60 s."""
+        now = time.monotonic()
+        if self._credits is None or now - self._credits[0] > 60:
+            report: dict[str, float | None] = {}
+            for name, provider in self.providers.items():
+                if isinstance(provider, SupportsCredits):
+                    try:
+                        report[name] = await provider.credits()
+                    except ProviderError as exc:
+                        log.warning("credits_failed", provider=name, reason=exc.reason)
+                        report[name] = None
+            self._credits = (now, report)
+        return self._credits[1]
 
     async def readiness(self) -> dict[str, Any]:
         """`/ready` report: config, providers, state backend."""
@@ -109,3 +165,18 @@ def runtime_of(request: Request) -> Runtime:
     """The Runtime stored on the app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+class StateQuotaCounter:
+    """Adapts the shared state backend's counters to the client-quota protocol."""
+
+    def __init__(self, state: StateBackend) -> None:
+        self._state = state
+
+    async def incr(self, key: str, amount: float, ttl_s: float) -> float:
+        """Add `amount` (whole images) to `key`, expiring after `ttl_s`."""
+        return float(await self._state.incr(key, int(amount), ttl_s))
+
+    async def get(self, key: str) -> float:
+        """Current value of `key`."""
+        return float(await self._state.get_counter(key))

@@ -10,6 +10,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from gateway.auth import AuthSettings, ClientSettings
+from gateway.cache import CacheSettings
+from gateway.fetch import FetchSettings
+from gateway.ledger import LedgerSettings
 from providers.configs import KEYED_CONFIGS, AnyProviderConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
@@ -68,6 +72,11 @@ class Settings(_Section, frozen=True):
     server: ServerSettings = ServerSettings()
     routing: RoutingSettings = RoutingSettings()
     state: StateSettings = StateSettings()
+    auth: AuthSettings = AuthSettings()
+    clients: dict[str, ClientSettings] = msgspec.field(default_factory=dict)
+    fetch: FetchSettings = FetchSettings()
+    cache: CacheSettings = CacheSettings()
+    ledger: LedgerSettings = LedgerSettings()
     providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
     disabled: dict[str, str] = msgspec.field(default_factory=dict)
     """Providers switched off at load time -> why (filled by the loader, not by TOML)."""
@@ -162,6 +171,14 @@ def _check(settings: Settings) -> None:
                 ) from None
         if config.timeout_s <= 0:
             raise SettingsError(f"config key `providers.{name}.timeout_s`: must be > 0")
+    if settings.auth.required and not settings.clients:
+        raise SettingsError("config key `auth.required`: true but no [clients.NAME] is configured")
+    for name, client in settings.clients.items():
+        unknown = set(client.allowed_providers or ()) - set(settings.providers)
+        if unknown:
+            raise SettingsError(
+                f"config key `clients.{name}.allowed_providers`: unknown {sorted(unknown)}"
+            )
     if not settings.enabled_providers():
         raise SettingsError("config key `providers`: no provider is enabled")
 

@@ -106,10 +106,12 @@ def sandbox_middleware(state: VendorState) -> Callable[[ASGIApp], ASGIApp]:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            path = scope.get("path", "")
-            if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
+            if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
                 await app(scope, receive, send)
                 return
+            # Litestar drops trailing slashes from `path`; log what the client sent
+            raw = scope.get("raw_path")
+            path = raw.decode("latin-1") if raw else scope["path"]
             status = 500
 
             async def capture(message: Message) -> None:

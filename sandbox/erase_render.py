@@ -120,17 +120,21 @@ def despill(cutout: Image.Image) -> Image.Image:
 
     pixels = np.asarray(cutout)
     rgb, alpha = pixels[..., :3], pixels[..., 3]
-    background = alpha < 10
+    background = rgb[alpha < 10]
     edge = (alpha > 0) & (alpha < 255)
-    if not background.any() or not edge.any():
+    if not len(background) or not edge.any():
         return cutout
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
-    samples = lab[background]
-    samples = samples[:: max(1, len(samples) // 100_000)]
+
+    def to_lab(colours: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(colours[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+    samples = to_lab(np.ascontiguousarray(background[:: max(1, len(background) // 100_000)]))
     spill = np.median(samples[:, 1:], axis=0) - 128.0
+    lab = to_lab(np.ascontiguousarray(rgb[edge]))
     weight = (1.0 - alpha[edge].astype(np.float32) / 255.0)[:, None]
-    lab[edge, 1:] = np.clip(lab[edge, 1:] - weight * spill, 0, 255)
-    cleaned = cv2.cvtColor(lab.astype(np.uint8), cv2.COLOR_LAB2RGB)
+    lab[:, 1:] = np.clip(lab[:, 1:] - weight * spill, 0, 255)
+    cleaned = rgb.copy()
+    cleaned[edge] = cv2.cvtColor(lab.astype(np.uint8)[None], cv2.COLOR_LAB2RGB)[0]
     return Image.fromarray(np.dstack([cleaned, alpha]), "RGBA")
 
 

@@ -11,8 +11,9 @@ from PIL import Image
 from providers.base import Capabilities, ProviderRequest, ProviderResult
 from providers.errors import ProviderError
 
-#: What a script step may be: a result, an error instance, or an error class (built with our name).
-Step = ProviderResult | ProviderError | type[ProviderError]
+#: A script step: a result, an error instance, an error class (built with our name), or None
+#: for the default answer.
+Step = ProviderResult | ProviderError | type[ProviderError] | None
 
 
 def _matte_png(request: ProviderRequest, kind: str) -> bytes:

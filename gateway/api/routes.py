@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import Parameter
 
 from gateway.api.inputs import read_removal_input
 from gateway.api.options import RequestOptions
 from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_response
+from gateway.errors import InvalidOption
+from gateway.handling import handle_removal
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 
@@ -42,6 +46,7 @@ async def remove_background(request: Request) -> Response[bytes]:
     """Remove the background of one image (multipart, JSON or raw body)."""
     runtime = runtime_of(request)
     settings = runtime.settings
+    client, rate_headers = await runtime.authenticate(request.headers)
     removal_input = await read_removal_input(
         request, settings.server.max_upload_bytes,
         routing_key_field=settings.routing.routing_key_field,
@@ -51,24 +56,28 @@ async def remove_background(request: Request) -> Response[bytes]:
     image = removal_input.image
     if image is None:
         image = await runtime.fetch_url(removal_input.image_url or "")
-    hints = route_hints(request, opts)
-    job = await runtime.service.validate(
-        image, removal_input.trimap, opts.output, hints, request_id
+    served = await handle_removal(
+        runtime, request.headers, client, image, removal_input.trimap, opts.output,
+        route_hints(request, opts), request_id,
     )
-    removal = await runtime.service.remove(job)
+    removal = served.removal
     request.scope["state"]["log"] = {
+        "client": served.client,
         "provider": removal.provider,
         "attempts": [f"{a.provider}={a.outcome}" for a in removal.attempts],
         "emulated": list(removal.image.emulated),
+        "cache": "hit" if served.cache_hit else "miss",
         "in_bytes": len(image),
-        "in_size": f"{job.info.width}x{job.info.height}",
         "out_bytes": len(removal.image.data),
         "out_size": f"{removal.image.width}x{removal.image.height}",
         "provider_ms": round(removal.provider_ms, 2),
         "postprocess_ms": round(removal.postprocess_ms, 2),
         "overhead_ms": round(removal.overhead_ms, 2),
     }
-    return removal_response(request, removal, request_id)
+    response = removal_response(request, removal, request_id)
+    response.headers.update(rate_headers)
+    response.headers["X-Cache"] = "hit" if served.cache_hit else "miss"
+    return response
 
 
 @get("/v1/providers", summary="Configured providers, their capabilities and live state")
@@ -76,6 +85,40 @@ async def list_providers(request: Request) -> Response[bytes]:
     """Every configured provider: capabilities, enabled, circuit, headroom, latency, spend."""
     statuses = await runtime_of(request).router.describe()
     return Response(msgspec.json.encode({"providers": statuses}), media_type="application/json")
+
+
+@get("/v1/usage", summary="Images and spend by client and provider")
+async def usage(
+    request: Request, client: str | None = None,
+    from_: Annotated[str | None, Parameter(query="from")] = None,
+    to: str | None = None,
+) -> Response[bytes]:
+    """Sum the usage ledger by client and provider; `from`/`to` are ISO 8601 or Unix seconds."""
+    runtime = runtime_of(request)
+    await runtime.authenticate(request.headers)
+    start, end = parse_instant("from", from_), parse_instant("to", to)
+    rows = await runtime.ledger.summarize(client, start, end)
+    return Response(msgspec.json.encode({"usage": rows, "from": start, "to": end}),
+                    media_type="application/json")
+
+
+@get("/v1/credits", summary="Remaining credits reported by each vendor")
+async def credits(request: Request) -> Response[bytes]:
+    """Ask every provider with a credits endpoint (cached briefly)."""
+    runtime = runtime_of(request)
+    await runtime.authenticate(request.headers)
+    report = await runtime.credits()
+    return Response(msgspec.json.encode({"credits": report}), media_type="application/json")
+
+
+@get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response[bytes]:
+    """Prometheus text exposition of the gateway's metrics."""
+    runtime = runtime_of(request)
+    for status in await runtime.router.describe():
+        runtime.metrics.set_circuit(status.name, status.circuit)
+    body, content_type = runtime.metrics.render()
+    return Response(body, media_type=content_type)
 
 
 @get("/health", summary="Liveness")
@@ -92,4 +135,21 @@ async def ready(request: Request) -> Response[Any]:
     return Response(report, status_code=status)
 
 
-ROUTES = [remove_background, list_providers, health, ready]
+def parse_instant(name: str, value: str | None) -> float | None:
+    """ISO 8601 date/time or Unix seconds -> Unix seconds; malformed is a 400."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidOption(f"query `{name}` must be ISO 8601 or Unix seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+ROUTES = [remove_background, list_providers, usage, credits, metrics, health, ready]

@@ -31,6 +31,11 @@ log = structlog.get_logger("gateway.router")
 _UNAVAILABLE = frozenset({"rate_limited", "out_of_credits"})
 
 
+def _unavailable_now(error: ProviderError) -> bool:
+    """Rate limited, out of credits, or a 5xx that said when to come back."""
+    return error.reason in _UNAVAILABLE or error.retry_after is not None
+
+
 def _type_name(config: ProviderConfig, provider: Provider | None) -> str:
     tag = type(config).__struct_config__.tag
     if isinstance(tag, str):
@@ -101,6 +106,7 @@ class Router:
         back_in = [] if selection.retry_after_s is None else [selection.retry_after_s]
         queue = list(selection.candidates)
         again: list[Entry] = []
+        broken = False  # some call failed in a way that is not "come back later"
         calls = 0
         while calls < settings.max_attempts:
             if not queue:
@@ -134,6 +140,7 @@ class Router:
             back = await record_failure(self._state, settings, entry, error, latency_ms, trial)
             if back is not None:
                 back_in.append(back)
+            broken = broken or not _unavailable_now(error)
             if not error.fallback:
                 raise ProviderFailed(
                     f"provider {entry.name} rejected the image as one it cannot process",
@@ -143,7 +150,7 @@ class Router:
                 queue = []
             if error.reason in TRANSIENT and back is None:
                 again.append(entry)
-        self._raise_exhausted(tuple(trail), back_in, deadline)
+        self._raise_exhausted(tuple(trail), back_in, deadline, broken)
 
     async def _admit(
         self, entry: Entry, health: Health, trial: bool, remaining: float
@@ -179,7 +186,7 @@ class Router:
         return error, (time.monotonic() - start) * 1000
 
     def _raise_exhausted(
-        self, attempts: tuple[Attempt, ...], back_in: list[float], deadline: float
+        self, attempts: tuple[Attempt, ...], back_in: list[float], deadline: float, broken: bool
     ) -> NoReturn:
         """Pick 503 / 504 / 502 for a request no provider answered."""
         outcomes = [a.outcome for a in attempts if not a.outcome.startswith("skipped:")]
@@ -195,9 +202,9 @@ class Router:
             )
         if outcomes[-1] == "timeout" and (spent or all(o == "timeout" for o in outcomes)):
             raise ProviderTimedOut("no provider answered before the deadline", attempts=attempts)
-        if all(o in _UNAVAILABLE for o in outcomes):
+        if not broken:
             raise NoProviderAvailable(
-                "every provider tried is rate limited or out of credits",
+                "every provider tried is rate limited, out of credits or asked us to wait",
                 attempts=attempts, retry_after=retry_after,
             )
         raise ProviderFailed("every provider attempt failed", attempts=attempts)

@@ -8,15 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from provider_kit import (
-    BACKGROUNDCUT_KEY,
-    BACKGROUNDERASE_KEY,
-    WITHOUTBG_KEY,
-    cutout_png,
-    decode,
-    mask_png,
-    provider_request,
-)
 from pytest_httpx import HTTPXMock
 
 from providers.backgroundcut import BackgroundCutProvider
@@ -36,6 +27,15 @@ from providers.errors import (
 )
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
+from tests.providers.provider_kit import (
+    BACKGROUNDCUT_KEY,
+    BACKGROUNDERASE_KEY,
+    WITHOUTBG_KEY,
+    cutout_png,
+    decode,
+    mask_png,
+    provider_request,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Adapter:
 
     id: str
     key: str
-    make: Callable[[httpx.AsyncClient], Provider]
+    make: Callable[[httpx.AsyncClient, str | None], Provider]
     request: Callable[[], ProviderRequest]
     main_url: str
     prelude: Callable[[HTTPXMock], None]
@@ -119,8 +119,8 @@ ADAPTERS = (
     Adapter(
         id="withoutbg",
         key=WITHOUTBG_KEY,
-        make=lambda client: WithoutBGProvider(
-            "withoutbg", WithoutBGConfig(api_key=WITHOUTBG_KEY, proxy_long_side=128), client
+        make=lambda client, key: WithoutBGProvider(
+            "withoutbg", WithoutBGConfig(api_key=key, proxy_long_side=128), client
         ),
         request=provider_request,
         main_url=WBG_URL,
@@ -144,8 +144,8 @@ ADAPTERS = (
     Adapter(
         id="backgrounderase",
         key=BACKGROUNDERASE_KEY,
-        make=lambda client: BackgroundEraseProvider(
-            "backgrounderase", BackgroundEraseConfig(api_key=BACKGROUNDERASE_KEY), client
+        make=lambda client, key: BackgroundEraseProvider(
+            "backgrounderase", BackgroundEraseConfig(api_key=key), client
         ),
         request=provider_request,
         main_url=BGE_URL,
@@ -160,8 +160,10 @@ ADAPTERS = (
             ErrorCase(401, ProviderAuthError, True,
                       {"message": f"bad key {BACKGROUNDERASE_KEY}", "code": "unauthorized"}),
             ErrorCase(402, ProviderOutOfCredits, True, {"message": "pay", "code": "payment"}),
-            ErrorCase(403, ProviderAuthError, True, {"error": {"message": "no", "code": "forbidden"}}),
-            ErrorCase(413, ProviderProtocolError, True, {"message": "big", "code": "payload_too_large"}),
+            ErrorCase(403, ProviderAuthError, True,
+                      {"error": {"message": "no", "code": "forbidden"}}),
+            ErrorCase(413, ProviderProtocolError, True,
+                      {"message": "big", "code": "payload_too_large"}),
             ErrorCase(422, ProviderRejected, False,
                       {"error": {"message": "cannot read", "code": "unsupported_format"}}),
             ErrorCase(429, ProviderRateLimited, True, {"message": "slow down"}, "2", 2.0),
@@ -172,8 +174,8 @@ ADAPTERS = (
     Adapter(
         id="backgroundcut",
         key=BACKGROUNDCUT_KEY,
-        make=lambda client: BackgroundCutProvider(
-            "backgroundcut", BackgroundCutConfig(api_key=BACKGROUNDCUT_KEY), client
+        make=lambda client, key: BackgroundCutProvider(
+            "backgroundcut", BackgroundCutConfig(api_key=key), client
         ),
         request=lambda: provider_request(trimap=True),
         main_url=BGC_PROCESS,
@@ -213,7 +215,7 @@ def assert_key_absent(exc: BaseException, key: str) -> None:
 async def test_success_returns_a_decodable_result_of_the_declared_kind(
     adapter: Adapter, httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:
-    provider = adapter.make(client)
+    provider = adapter.make(client, adapter.key)
     adapter.prelude(httpx_mock)
     adapter.answer_ok(httpx_mock)
 
@@ -252,7 +254,7 @@ async def test_error_status_maps_to_the_documented_provider_error(
         )
 
     with pytest.raises(ProviderError) as raised:
-        await adapter.make(client).remove_background(adapter.request())
+        await adapter.make(client, adapter.key).remove_background(adapter.request())
 
     assert type(raised.value) is case.error
     assert raised.value.fallback is case.fallback
@@ -270,7 +272,7 @@ async def test_transport_timeout_is_a_provider_timeout(
     httpx_mock.add_exception(httpx.ReadTimeout("read timed out"), url=adapter.main_url)
 
     with pytest.raises(ProviderTimeout) as raised:
-        await adapter.make(client).remove_background(adapter.request())
+        await adapter.make(client, adapter.key).remove_background(adapter.request())
 
     assert raised.value.fallback is True
     assert raised.value.retry_after is None
@@ -285,7 +287,7 @@ async def test_connection_error_is_unavailable(
     httpx_mock.add_exception(httpx.ConnectError("connection refused"), url=adapter.main_url)
 
     with pytest.raises(ProviderUnavailable) as raised:
-        await adapter.make(client).remove_background(adapter.request())
+        await adapter.make(client, adapter.key).remove_background(adapter.request())
 
     assert raised.value.fallback is True
     assert_key_absent(raised.value, adapter.key)
@@ -299,7 +301,7 @@ async def test_non_image_200_body_is_a_protocol_error(
     adapter.answer_malformed(httpx_mock)
 
     with pytest.raises(ProviderProtocolError) as raised:
-        await adapter.make(client).remove_background(adapter.request())
+        await adapter.make(client, adapter.key).remove_background(adapter.request())
 
     assert raised.value.fallback is True
 
@@ -316,7 +318,7 @@ async def test_spent_deadline_times_out_without_calling_the_vendor(
     )
 
     with pytest.raises(ProviderTimeout):
-        await adapter.make(client).remove_background(expired)
+        await adapter.make(client, adapter.key).remove_background(expired)
 
     assert httpx_mock.get_requests() == []
 
@@ -325,11 +327,8 @@ async def test_spent_deadline_times_out_without_calling_the_vendor(
 async def test_missing_key_is_an_auth_error_without_a_call(
     adapter: Adapter, httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:
-    provider = adapter.make(client)
-    provider._config = type(provider._config)()  # type: ignore[attr-defined]
-
     with pytest.raises(ProviderAuthError):
-        await provider.remove_background(adapter.request())
+        await adapter.make(client, None).remove_background(adapter.request())
 
     assert httpx_mock.get_requests() == []
 
@@ -338,6 +337,6 @@ async def test_missing_key_is_an_auth_error_without_a_call(
 async def test_aclose_leaves_the_shared_client_open(
     adapter: Adapter, client: httpx.AsyncClient
 ) -> None:
-    await adapter.make(client).aclose()
+    await adapter.make(client, adapter.key).aclose()
 
     assert not client.is_closed

@@ -1,3 +1,5 @@
 import providers.base
+
+
 def test_x():
     print(providers.base.__file__)
