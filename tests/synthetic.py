@@ -14,10 +14,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-Backdrop = Literal["plain", "gradient", "colour", "clutter", "texture"]
+Backdrop = Literal["plain", "gradient", "colour", "clutter", "texture", "tabletop"]
 Shape = Literal["box", "bottle", "ellipse"]
 SHAPES: tuple[Shape, ...] = ("box", "bottle", "ellipse")
-BACKDROPS: tuple[Backdrop, ...] = ("plain", "gradient", "colour", "clutter", "texture")
+BACKDROPS: tuple[Backdrop, ...] = (
+    "plain", "gradient", "colour", "clutter", "texture", "tabletop",
+)
 
 _SUPERSAMPLE = 4
 #: Product colours: saturated or dark enough to differ from the light studio backdrops.
@@ -109,6 +111,11 @@ def _backdrop(kind: Backdrop, width: int, height: int, rng: np.random.Generator)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     if kind == "texture":
         return _texture(width, height, rng)
+    if kind == "tabletop":
+        wall = np.array(_COLOUR_BACKDROPS[int(rng.integers(len(_COLOUR_BACKDROPS)))], np.float32)
+        table = np.array(rng.uniform([90, 60, 40], [130, 90, 60]), np.float32)
+        horizon = height * float(rng.uniform(0.6, 0.72))
+        return np.where((yy < horizon)[..., None], wall, table)
     if kind == "gradient":
         light = np.array(rng.uniform(235, 252, 3), np.float32)
         dark = light - np.array(rng.uniform(45, 80), np.float32) * np.array([1.0, 0.97, 0.9])
@@ -166,7 +173,7 @@ def product_photo(backdrop: Backdrop, seed: int, size: int = 384, shape: Shape |
                        interpolation=cv2.INTER_AREA)
     foreground = _product(mask_big, width, height, rng)
     background = _backdrop(backdrop, width, height, rng)
-    if shadow > 0 and backdrop in ("plain", "gradient", "colour"):
+    if shadow > 0 and backdrop not in ("clutter", "texture"):
         background = background * _shadow(alpha, shadow)[..., None]
     a = alpha[..., None]
     pixels = foreground * a + background * (1 - a)
@@ -201,9 +208,14 @@ def on_texture(seed: int, size: int = 384) -> tuple[Image.Image, np.ndarray]:
     return product_photo("texture", seed, size)
 
 
+def on_tabletop(seed: int, size: int = 384) -> tuple[Image.Image, np.ndarray]:
+    """Product on a table in front of a wall: two flat colours meet behind it (not keyable)."""
+    return product_photo("tabletop", seed, size)
+
+
 GENERATORS: dict[Backdrop, Callable[[int, int], tuple[Image.Image, np.ndarray]]] = {
     "plain": on_plain, "gradient": on_gradient, "colour": on_colour, "clutter": on_clutter,
-    "texture": on_texture,
+    "texture": on_texture, "tabletop": on_tabletop,
 }
 
 

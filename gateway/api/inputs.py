@@ -55,8 +55,10 @@ def _split(
             options.append((key, "true" if value else "false"))
         elif isinstance(value, str | int | float):
             options.append((key, str(value)))
-        elif lowered in option_keys or value is not None:
-            raise InvalidOption(f"field `{key:.40}` has an unsupported value type")
+        elif lowered in option_keys:
+            raise InvalidOption(f"option `{key:.40}` must be a plain value, not a file or object")
+        elif value is not None:
+            options.append((key, "<file or object>"))
     return inputs, options
 
 
@@ -104,6 +106,14 @@ async def read_removal_input(
             inputs, options = _split(fields, max_bytes, option_keys)
             return RemovalInput(raw, parse_options(options, option_keys, strict, routing_key_field))
     inputs, options = _split(fields, max_bytes, option_keys)
+    url = inputs.get("image_url")
+    if not any(name in inputs for name in (*IMAGE_FIELDS, *BASE64_FIELDS)) and not (
+        isinstance(url, str) and url.strip()
+    ):
+        raise MissingImage(
+            "send the image as multipart `image_file` (or `file`/`image`), JSON `image_base64` "
+            "or `image_url`"
+        )
     parsed = parse_options(options, option_keys, strict, routing_key_field)
     image = None
     for name in (*IMAGE_FIELDS, *BASE64_FIELDS):
@@ -115,10 +125,4 @@ async def read_removal_input(
         if name in inputs:
             trimap = await _read(name, inputs[name], max_bytes)
             break
-    url = inputs.get("image_url")
-    if image is None and not (isinstance(url, str) and url.strip()):
-        raise MissingImage(
-            "send the image as multipart `image_file` (or `file`/`image`), JSON `image_base64` "
-            "or `image_url`"
-        )
     return RemovalInput(image, parsed, trimap, url.strip() if isinstance(url, str) else None)

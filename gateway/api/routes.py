@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from gateway.api.inputs import read_removal_input
 from gateway.api.options import RequestOptions
@@ -89,9 +89,10 @@ async def list_providers(request: Request) -> Response[bytes]:
 
 @get("/v1/usage", summary="Images and spend by client and provider")
 async def usage(
-    request: Request, client: str | None = None,
-    from_: Annotated[str | None, Parameter(query="from")] = None,
-    to: str | None = None,
+    request: Request,
+    client: Annotated[str | None, QueryParameter(name="client")] = None,
+    from_: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: Annotated[str | None, QueryParameter(name="to")] = None,
 ) -> Response[bytes]:
     """Sum the usage ledger by client and provider; `from`/`to` are ISO 8601 or Unix seconds."""
     runtime = runtime_of(request)

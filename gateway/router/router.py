@@ -19,7 +19,7 @@ from gateway.errors import (
 )
 from gateway.router.health import TRANSIENT, read_snapshot, record_failure, record_success
 from gateway.router.select import select
-from gateway.router.types import Dispatched, Entry, Health, ProviderStatus, RouteHints
+from gateway.router.types import Dispatched, Entry, ProviderStatus, RouteHints
 from gateway.settings import RoutingSettings
 from gateway.state.base import StateBackend
 from providers.base import Provider, ProviderConfig, ProviderRequest, ProviderResult
@@ -107,6 +107,7 @@ class Router:
         queue = list(selection.candidates)
         again: list[Entry] = []
         broken = False  # some call failed in a way that is not "come back later"
+        tried: set[str] = set()
         calls = 0
         while calls < settings.max_attempts:
             if not queue:
@@ -117,17 +118,16 @@ class Router:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            health = snapshot.get(entry.name, Health())
-            trial = health.circuit == "half_open"
-            skip = await self._admit(entry, health, trial, remaining)
+            # A retry of a provider is never a second half-open trial.
+            trial = snapshot[entry.name].circuit == "half_open" and entry.name not in tried
+            skip = await self._admit(entry, trial, remaining)
             if skip is not None:
                 trail.append(Attempt(provider=entry.name, outcome=f"skipped:{skip[0]}"))
                 if skip[1] is not None:
                     back_in.append(skip[1])
                 continue
             calls += 1
-            # Later passes over `again` are retries: never a second trial on a half-open circuit.
-            snapshot[entry.name] = Health()
+            tried.add(entry.name)
             outcome = await self._call(entry, build(entry.provider), remaining)
             if isinstance(outcome[0], ProviderResult):
                 trail.append(Attempt(provider=entry.name, outcome="ok", latency_ms=outcome[1]))
@@ -153,7 +153,7 @@ class Router:
         self._raise_exhausted(tuple(trail), back_in, deadline, broken)
 
     async def _admit(
-        self, entry: Entry, health: Health, trial: bool, remaining: float
+        self, entry: Entry, trial: bool, remaining: float
     ) -> tuple[str, float | None] | None:
         """Claim the half-open trial and one rate-limit unit; (why, back in s) when refused."""
         if trial and not await self._state.claim_trial(entry.name, remaining + 1.0):

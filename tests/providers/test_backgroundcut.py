@@ -38,7 +38,9 @@ CDN = "https://storage.example.org/bucket/result.png?X-Sig=abc"
 FOLDER = re.compile(r"^bg-gateway/req-1-[0-9a-f]{32}$")
 
 
-def make(client: httpx.AsyncClient, config: BackgroundCutConfig | None = None) -> BackgroundCutProvider:
+def make(
+    client: httpx.AsyncClient, config: BackgroundCutConfig | None = None
+) -> BackgroundCutProvider:
     return BackgroundCutProvider(
         "backgroundcut", config or BackgroundCutConfig(api_key=BACKGROUNDCUT_KEY), client
     )

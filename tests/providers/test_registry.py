@@ -1,5 +1,74 @@
-import providers.base
+"""The registry: one factory per config type, vendors built on the shared client."""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+
+import httpx
+import pytest
+
+from providers.backgroundcut import BackgroundCutProvider
+from providers.backgroundcut_config import BackgroundCutConfig
+from providers.backgrounderase import BackgroundEraseProvider
+from providers.backgrounderase_config import BackgroundEraseConfig
+from providers.base import Capabilities, Provider, ProviderConfig
+from providers.configs import AnyProviderConfig
+from providers.local.config import LocalConfig
+from providers.registry import FACTORIES, build_provider
+from providers.withoutbg import WithoutBGProvider
+from providers.withoutbg_config import WithoutBGConfig
 
 
-def test_x():
-    print(providers.base.__file__)
+@pytest.mark.parametrize(
+    ("config", "adapter"),
+    [
+        (WithoutBGConfig(api_key="k"), WithoutBGProvider),
+        (BackgroundEraseConfig(api_key="k"), BackgroundEraseProvider),
+        (BackgroundCutConfig(api_key="k"), BackgroundCutProvider),
+    ],
+    ids=["withoutbg", "backgrounderase", "backgroundcut"],
+)
+async def test_vendor_configs_build_their_adapter(
+    config: AnyProviderConfig, adapter: type, client: httpx.AsyncClient
+) -> None:
+    provider = build_provider("second-account", config, client)
+
+    assert type(provider) is adapter
+    assert isinstance(provider, Provider)
+    assert provider.name == "second-account"
+    assert provider.capabilities.cost == config.cost
+
+
+def test_every_config_type_has_a_factory() -> None:
+    assert set(typing.get_args(AnyProviderConfig)) == set(FACTORIES)
+
+
+class _StubLocal:
+    """Stands in for the local engine, which is built elsewhere."""
+
+    capabilities = Capabilities(output="mask")
+
+    def __init__(self, name: str, config: LocalConfig) -> None:
+        self.name = name
+        self.config = config
+
+
+async def test_local_config_builds_the_local_provider_without_the_client(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.AsyncClient
+) -> None:
+    stub = types.ModuleType("providers.local.provider")
+    stub.LocalProvider = _StubLocal  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "providers.local.provider", stub)
+    config = LocalConfig()
+
+    provider = build_provider("local", config, client)
+
+    assert isinstance(provider, _StubLocal)
+    assert (provider.name, provider.config) == ("local", config)
+
+
+def test_unknown_config_type_is_refused(client: httpx.AsyncClient) -> None:
+    with pytest.raises(TypeError, match="ProviderConfig"):
+        build_provider("x", ProviderConfig(), client)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Unified API tests."""
