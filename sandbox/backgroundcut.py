@@ -204,11 +204,12 @@ def create_backgroundcut_app(options: SandboxOptions) -> Litestar:
             return _error(402)
         work = asyncio.to_thread(matte, source, trimap, body.output_type, ext,
                                  body.output_compression, options.instant)
+        space.credits[key] -= 1  # reserved before the await so concurrent calls cannot overspend
         try:
             result = await asyncio.wait_for(work, PROCESS_TIMEOUT_S)
         except TimeoutError:
+            space.credits[key] += 1
             return _error(504)
-        space.credits[key] -= 1
         space.store(key, body.output_key, result)
         return Response({"output_key": body.output_key})
 

@@ -7,6 +7,7 @@ WebP, TIFF, BMP or GIF (magic bytes), 422 missing field / bad base64 / undecodab
 Multipart field `file` (also `image`, as the reference page's older examples send).
 The matte is inferred at most 1024 px on the long side and returned at the input resolution;
 cutouts are the input RGB with that matte as alpha. One credit is spent per processed image.
+`GET /available-credit` answers an expired key with 0 credits and a past expiration date.
 """
 
 from __future__ import annotations
@@ -144,12 +145,15 @@ def create_withoutbg_app(options: SandboxOptions) -> Litestar:
             return _error(413)
         if sniff_format(data) is None:
             return _error(415)
+        key = request.headers["x-api-key"]
+        if account.credits[key] <= 0:  # spent by a concurrent call while this body was read
+            return _error(402)
+        account.credits[key] -= 1  # reserved before the await so concurrent calls cannot overspend
         try:
             png = await run_cpu(render, data, kind, options.instant)
         except ImageDecodeError:
+            account.credits[key] += 1
             return _error(422)
-        key = request.headers["x-api-key"]
-        account.credits[key] -= 1
         if not encoded:
             return Response(png, media_type="image/png")
         field = "alpha_channel" if kind == "mask" else "image"

@@ -21,9 +21,9 @@ from providers.local.raster import downscale_rgb, upscale_matte
 #: Border samples within this Lab distance of the model count as explained by it.
 _INLIER_DELTA_E = 10.0
 #: Minimum share of explained border samples for the border to count as a backdrop.
-_MIN_INLIER_SHARE = 0.8
+_MIN_INLIER_SHARE = 0.9
 #: Maximum robust spread (Delta E) of the explained samples for a backdrop.
-_MAX_BORDER_NOISE = 5.0
+_MAX_BORDER_NOISE = 3.0
 #: Smallest key threshold (Delta E): below this JPEG noise and shading would leak in.
 _MIN_KEY = 9.0
 #: Darker-than-backdrop lightness counts this much: soft shadows are darker, not another hue.

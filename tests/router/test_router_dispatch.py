@@ -278,3 +278,21 @@ async def test_describe_lists_disabled_in_config_order() -> None:
     ]
     assert listed[1].circuit == "closed" and listed[1].capabilities.output == "mask"
     assert router.candidates(RouteHints()) == [a]
+
+
+async def test_weighted_dispatch_is_sticky_and_seeded() -> None:
+    fakes = [FakeProvider(n) for n in ("x", "y", "z")]
+    router, _ = make(*fakes, policy="weighted", seed=3)
+    for key in ("alice", "bob", "carol"):
+        served = {(await router.dispatch(build, RouteHints(routing_key=key), soon())).provider.name
+                  for _ in range(5)}
+        assert len(served) == 1
+
+    async def unkeyed(seed: int) -> list[str]:
+        seeded, _ = make(*fakes, policy="weighted", seed=seed)
+        return [(await seeded.dispatch(build, RouteHints(), soon())).provider.name
+                for _ in range(30)]
+
+    first = await unkeyed(11)
+    assert await unkeyed(11) == first
+    assert len(set(first)) == 3

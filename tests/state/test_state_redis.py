@@ -175,3 +175,16 @@ async def test_redis_lost_then_recovered(
     assert await client.get("t:counter:after") == "1"
     await client.aclose()
     await state.aclose()
+
+
+async def test_router_keeps_routing_while_redis_is_lost() -> None:
+    state = RedisState(f"redis://127.0.0.1:{free_port()}/0", "lost:")
+    fake = FakeProvider("vendor")
+    router = router_on(state, fake, "2/minute")
+    served = [await router.dispatch(build, RouteHints(), time.monotonic() + 5) for _ in range(2)]
+    assert [d.provider.name for d in served] == ["vendor", "vendor"]
+    with pytest.raises(NoProviderAvailable):
+        await router.dispatch(build, RouteHints(), time.monotonic() + 5)
+    assert len(fake.calls) == 2
+    assert (await router.describe())[0].headroom == 0
+    await state.aclose()

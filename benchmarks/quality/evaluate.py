@@ -1,0 +1,181 @@
+"""Score providers on one sample through the gateway's real post-processing (runs in workers).
+
+Per provider and sample, each a "method" row:
+    NAME          bare result -> postprocess (full image scored; despill off)
+    NAME+despill  the same result -> postprocess(despill=true)   (foreground colour error)
+    NAME+clamp    the same result -> postprocess with the trimap emulated (clamp), band scored
+    NAME+trimap   the provider called with the trimap (only if it does trimaps natively), band scored
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import cv2
+import msgspec
+import numpy as np
+from PIL import Image
+
+from benchmarks.quality.dataset import load_pair, make_trimap
+from benchmarks.quality.generate import Sample, make_sample
+from benchmarks.quality.score import Prediction, Row, score_prediction
+from gateway import quality
+from gateway.postprocess import PostprocessJob, plan_options, postprocess
+from providers.base import OutputOptions, Provider, ProviderRequest, ProviderResult
+from providers.errors import ProviderError
+
+_MAX_PIXELS = 50_000_000
+_TIMEOUT_S = 300.0
+
+
+class Task(msgspec.Struct, frozen=True):
+    """One sample to score: a generated index, or an image path with a `.alpha.png` beside it."""
+
+    index: int
+    seed: int = 0
+    path: str | None = None
+    trimap: bool = False
+    """Also run the trimap experiments (slow: closed-form matting of the band)."""
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """Rows scored for one task, and the provider failures met (names and reasons only)."""
+
+    rows: list[Row]
+    failures: list[str]
+
+
+class ProviderSpec(msgspec.Struct, frozen=True):
+    """Which providers a worker builds: the default local one, or names from a gateway config."""
+
+    config_path: str | None = None
+    names: tuple[str, ...] = ()
+
+
+_PROVIDERS: list[Provider] = []
+
+
+def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
+    """Process-pool initializer: build the providers once per worker process."""
+    import os
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache)
+    _PROVIDERS[:] = build_providers(spec)
+
+
+def build_providers(spec: ProviderSpec) -> list[Provider]:
+    """The local provider with defaults, or the named providers of a gateway config."""
+    if spec.config_path is None:
+        from providers.local.config import LocalConfig
+        from providers.local.provider import LocalProvider
+
+        return [LocalProvider("local", LocalConfig())]
+    import httpx
+
+    from gateway.settings import load_settings
+    from providers.registry import build_provider
+
+    settings = load_settings(spec.config_path)
+    enabled = settings.enabled_providers()
+    names = spec.names or tuple(enabled)
+    unknown = [n for n in names if n not in enabled]
+    if unknown:
+        raise SystemExit(f"providers not configured or disabled: {', '.join(unknown)}")
+    client = httpx.AsyncClient(timeout=_TIMEOUT_S)
+    return [build_provider(name, enabled[name], client) for name in names]
+
+
+def _encode_png(rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError("cv2 could not encode a PNG")
+    return data.tobytes()
+
+
+def _decode_rgba(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    with Image.open(io.BytesIO(data)) as image:
+        rgba = np.asarray(image.convert("RGBA"))
+    return rgba[:, :, 3], rgba[:, :, :3]
+
+
+def _finish(original: bytes, result: ProviderResult, job: PostprocessJob, seconds: float
+            ) -> Prediction:
+    """Post-process like the gateway does and decode the PNG answer."""
+    processed = postprocess(original, result, job)
+    alpha, rgb = _decode_rgba(processed.data)
+    return Prediction(alpha=alpha.astype(np.float32) / 255.0, rgb=rgb, seconds=seconds)
+
+
+def _job(provider: Provider, options: OutputOptions, trimap: bytes | None) -> PostprocessJob:
+    plan = plan_options(options, provider.capabilities, has_trimap=trimap is not None)
+    return PostprocessJob(options=options, emulate=plan.emulate, max_pixels=_MAX_PIXELS,
+                          deadline=time.monotonic() + _TIMEOUT_S, trimap=trimap)
+
+
+async def _call(provider: Provider, sample: Sample, original: bytes, trimap: bytes | None
+                ) -> tuple[ProviderResult, float]:
+    height, width = sample.alpha.shape
+    request = ProviderRequest(
+        image=original, image_format="png", width=width, height=height,
+        request_id=f"bench-{sample.name}", deadline=time.monotonic() + _TIMEOUT_S, trimap=trimap,
+    )
+    started = time.perf_counter()
+    result = await provider.remove_background(request)
+    return result, time.perf_counter() - started
+
+
+async def _evaluate(provider: Provider, sample: Sample, with_trimap: bool) -> list[Row]:
+    original = _encode_png(sample.image)
+    name = provider.name
+    result, seconds = await _call(provider, sample, original, None)
+    plain = _finish(original, result, _job(provider, OutputOptions(), None), seconds)
+    rows = [score_prediction(sample, name, plain)]
+    despilled = _finish(original, result, _job(provider, OutputOptions(despill=True), None), 0.0)
+    rows.append(msgspec.structs.replace(
+        rows[0], method=f"{name}+despill",
+        fg_error=quality.foreground_error(despilled.rgb, sample.foreground, sample.alpha),
+        fg_error_edge=score_prediction(sample, name, despilled, _edge(sample)).fg_error,
+    ))
+    if not with_trimap:
+        return rows
+    trimap8 = make_trimap(sample.alpha)
+    trimap = _encode_png(np.dstack([trimap8] * 3))[:0] or _encode_gray(trimap8)
+    band = quality.unknown_region(trimap8)
+    clamp_job = PostprocessJob(options=OutputOptions(), emulate=frozenset({"trimap"}),
+                               max_pixels=_MAX_PIXELS, deadline=time.monotonic() + _TIMEOUT_S,
+                               trimap=trimap)
+    rows.append(score_prediction(sample, f"{name}+clamp",
+                                 _finish(original, result, clamp_job, seconds), band))
+    if "trimap" in provider.capabilities.native:
+        result, seconds = await _call(provider, sample, original, trimap)
+        solved = _finish(original, result, _job(provider, OutputOptions(), trimap), seconds)
+        rows.append(score_prediction(sample, f"{name}+trimap", solved, band))
+    return rows
+
+
+def _encode_gray(gray: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", gray, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError("cv2 could not encode a PNG")
+    return data.tobytes()
+
+
+def _edge(sample: Sample) -> np.ndarray:
+    return (sample.alpha > 0.5 / 255) & (sample.alpha < 254.5 / 255)
+
+
+def run_task(task: Task) -> Outcome:
+    """Score every worker provider on the task's sample (worker entry point)."""
+    sample = load_pair(Path(task.path)) if task.path else make_sample(task.index, task.seed)
+    rows: list[Row] = []
+    failures: list[str] = []
+    for provider in _PROVIDERS:
+        try:
+            rows += asyncio.run(_evaluate(provider, sample, task.trimap))
+        except ProviderError as exc:  # a vendor failure is a result to report, not a crash
+            failures.append(f"{provider.name} on {sample.name}: {type(exc).__name__}")
+    return Outcome(rows=rows, failures=failures)
