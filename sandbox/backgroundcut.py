@@ -210,6 +210,9 @@ def create_backgroundcut_app(options: SandboxOptions) -> Litestar:
         except TimeoutError:
             space.credits[key] += 1
             return _error(504)
+        except (OSError, ValueError):  # a truncated JPEG whose header was fine
+            space.credits[key] += 1
+            return _error(400, "Source or trimap cannot be decoded.")
         space.store(key, body.output_key, result)
         return Response({"output_key": body.output_key})
 

@@ -1,8 +1,7 @@
-"""Scoring inputs: generated samples or a folder of `NAME.<ext>` + `NAME.alpha.png` pairs."""
+"""Folders of `NAME.<ext>` + `NAME.alpha.png` pairs, trimaps from a true alpha, clamping."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -32,26 +31,33 @@ def _read_alpha(path: Path) -> np.ndarray:
     return raw.astype(np.float32) / np.float32(scale)
 
 
-def load_folder(directory: Path) -> Iterator[Sample]:
-    """Pairs `NAME.<image ext>` + `NAME.alpha.png` (+ optional `NAME.fg.png`) found in `directory`.
-
-    The background kind is the part of NAME after its last `-` (`003-textured`), else `folder`.
-    """
+def find_pairs(directory: Path) -> list[Path]:
+    """Images in `directory` that have a `NAME.alpha.png` beside them, sorted by name."""
+    found = []
     for alpha_path in sorted(directory.glob("*.alpha.png")):
         stem = alpha_path.name.removesuffix(".alpha.png")
         image_path = next(
             (p for s in _IMAGE_SUFFIXES if (p := directory / f"{stem}{s}").exists()), None
         )
-        if image_path is None:
-            continue
-        image = _read_rgb(image_path)
-        alpha = _read_alpha(alpha_path)
-        if alpha.shape != image.shape[:2]:
-            raise ValueError(f"{alpha_path.name}: alpha size differs from the image's")
-        fg_path = directory / f"{stem}.fg.png"
-        foreground = _read_rgb(fg_path) if fg_path.exists() else image
-        kind = stem.rsplit("-", 1)[1] if "-" in stem else "folder"
-        yield Sample(name=stem, background=kind, image=image, alpha=alpha, foreground=foreground)
+        if image_path is not None:
+            found.append(image_path)
+    return found
+
+
+def load_pair(image_path: Path) -> Sample:
+    """The image, its `NAME.alpha.png` and optional `NAME.fg.png` (else the image's colours).
+
+    The background kind is the part of NAME after its last `-` (`003-textured`), else `folder`.
+    """
+    stem = image_path.name[: -len(image_path.suffix)]
+    image = _read_rgb(image_path)
+    alpha = _read_alpha(image_path.with_name(f"{stem}.alpha.png"))
+    if alpha.shape != image.shape[:2]:
+        raise ValueError(f"{stem}.alpha.png: its size differs from the image's")
+    fg_path = image_path.with_name(f"{stem}.fg.png")
+    foreground = _read_rgb(fg_path) if fg_path.exists() else image
+    kind = stem.rsplit("-", 1)[1] if "-" in stem else "folder"
+    return Sample(name=stem, background=kind, image=image, alpha=alpha, foreground=foreground)
 
 
 def make_trimap(alpha: np.ndarray, radius: int = TRIMAP_RADIUS) -> np.ndarray:
@@ -65,10 +71,3 @@ def make_trimap(alpha: np.ndarray, radius: int = TRIMAP_RADIUS) -> np.ndarray:
     trimap[sure_bg > 0] = 0
     return trimap
 
-
-def clamp_to_trimap(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """The matte with sure background forced to 0 and sure foreground to 1."""
-    clamped = alpha.astype(np.float32).copy()
-    clamped[trimap == 0] = 0.0
-    clamped[trimap == 255] = 1.0
-    return clamped

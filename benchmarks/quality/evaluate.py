@@ -4,7 +4,7 @@ Per provider and sample, each a "method" row:
     NAME          bare result -> postprocess (full image scored; despill off)
     NAME+despill  the same result -> postprocess(despill=true)   (foreground colour error)
     NAME+clamp    the same result -> postprocess with the trimap emulated (clamp), band scored
-    NAME+trimap   the provider called with the trimap (only if it does trimaps natively), band scored
+    NAME+trimap   the provider called with the trimap (if it does trimaps natively), band scored
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class ProviderSpec(msgspec.Struct, frozen=True):
 
 
 _PROVIDERS: list[Provider] = []
+# One loop per worker process: an httpx client must stay on the loop it was first used on.
+_LOOP = asyncio.new_event_loop()
 
 
 def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
@@ -63,7 +65,11 @@ def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
     import os
 
     os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache)
-    _PROVIDERS[:] = build_providers(spec)
+
+    async def build() -> list[Provider]:
+        return build_providers(spec)
+
+    _PROVIDERS[:] = _LOOP.run_until_complete(build())
 
 
 def build_providers(spec: ProviderSpec) -> list[Provider]:
@@ -138,12 +144,14 @@ async def _evaluate(provider: Provider, sample: Sample, with_trimap: bool) -> li
     rows.append(msgspec.structs.replace(
         rows[0], method=f"{name}+despill",
         fg_error=quality.foreground_error(despilled.rgb, sample.foreground, sample.alpha),
-        fg_error_edge=score_prediction(sample, name, despilled, _edge(sample)).fg_error,
+        fg_error_edge=quality.foreground_error(
+            despilled.rgb, sample.foreground, sample.alpha, _edge(sample)
+        ),
     ))
     if not with_trimap:
         return rows
     trimap8 = make_trimap(sample.alpha)
-    trimap = _encode_png(np.dstack([trimap8] * 3))[:0] or _encode_gray(trimap8)
+    trimap = _encode_gray(trimap8)
     band = quality.unknown_region(trimap8)
     clamp_job = PostprocessJob(options=OutputOptions(), emulate=frozenset({"trimap"}),
                                max_pixels=_MAX_PIXELS, deadline=time.monotonic() + _TIMEOUT_S,
@@ -175,7 +183,7 @@ def run_task(task: Task) -> Outcome:
     failures: list[str] = []
     for provider in _PROVIDERS:
         try:
-            rows += asyncio.run(_evaluate(provider, sample, task.trimap))
+            rows += _LOOP.run_until_complete(_evaluate(provider, sample, task.trimap))
         except ProviderError as exc:  # a vendor failure is a result to report, not a crash
             failures.append(f"{provider.name} on {sample.name}: {type(exc).__name__}")
     return Outcome(rows=rows, failures=failures)

@@ -42,6 +42,12 @@ class InvalidBase64(InvalidOption):
     code = "invalid_base64"
 
 
+class MalformedBody(InvalidOption):
+    """The JSON body does not parse, or is not an object."""
+
+    code = "invalid_request"
+
+
 class Failure(msgspec.Struct, frozen=True):
     """One failed drop-in request, vendor-neutral: each module renders it in its own shape."""
 
@@ -75,9 +81,9 @@ async def read_fields(request: Request) -> tuple[dict[str, object], bool]:
         try:
             body = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
-            raise InvalidOption("the JSON body is malformed") from None
+            raise MalformedBody("the JSON body is malformed") from None
         if not isinstance(body, dict):
-            raise InvalidOption("the JSON body must be an object")
+            raise MalformedBody("the JSON body must be an object")
         items = body.items()
     elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         items = (await request.form()).multi_items()

@@ -32,18 +32,26 @@ def _blur_fusion_pass(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One pass: local means of F and B, then the closed-form correction of F at each pixel."""
     kernel = (size, size)
-    blurred_alpha = cv2.blur(alpha, kernel)[:, :, None]
-    blurred_fg = cv2.blur(fg * alpha[:, :, None], kernel) / (blurred_alpha + _EPS)
-    blurred_bg = cv2.blur(bg * (1 - alpha)[:, :, None], kernel) / ((1 - blurred_alpha) + _EPS)
     a = alpha[:, :, None]
-    fg_new = blurred_fg + a * (image - a * blurred_fg - (1 - a) * blurred_bg)
-    return np.clip(fg_new, 0.0, 1.0, out=fg_new), blurred_bg
+    blurred_alpha = cv2.blur(alpha, kernel)[:, :, None]
+    fg_mean = cv2.blur(fg * a, kernel)
+    fg_mean /= blurred_alpha + _EPS
+    bg_mean = cv2.blur(bg - bg * a, kernel)
+    bg_mean /= (1 + _EPS) - blurred_alpha
+    # F = F_mean + a * (I - a * F_mean - (1 - a) * B_mean), in place on one temporary.
+    residual = image - bg_mean
+    residual -= a * (fg_mean - bg_mean)
+    residual *= a
+    residual += fg_mean
+    return np.clip(residual, 0.0, 1.0, out=residual), bg_mean
 
 
 def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Blur-fusion foreground of one tile: uint8 HxWx3 + HxW -> float32 HxWx3 in 0..1."""
-    image = rgb.astype(np.float32) * (1 / 255)
-    a = alpha.astype(np.float32) * (1 / 255)
+    image = rgb.astype(np.float32)
+    image *= np.float32(1 / 255)
+    a = alpha.astype(np.float32)
+    a *= np.float32(1 / 255)
     fg, bg = image, image
     for size in PASSES:
         fg, bg = _blur_fusion_pass(image, fg, bg, a, size)

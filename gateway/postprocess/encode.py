@@ -30,7 +30,7 @@ def _save(image: Image.Image, output_format: OutputFormat, lossless: bool) -> by
         # quality is the effort for lossless WebP; low keeps large mattes fast.
         image.save(buffer, format="WEBP", lossless=True, quality=20, method=1)
     else:
-        image.save(buffer, format="WEBP", quality=WEBP_QUALITY, alpha_quality=100, method=4)
+        image.save(buffer, format="WEBP", quality=WEBP_QUALITY, alpha_quality=100, method=2)
     return buffer.getvalue()
 
 

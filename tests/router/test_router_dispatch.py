@@ -116,7 +116,7 @@ async def test_deadline_ends_the_request_with_504() -> None:
     never = FakeProvider("never")
     router, _ = make(slow, never, max_attempts=3)
     with pytest.raises(ProviderTimedOut) as caught:
-        await router.dispatch(build, RouteHints(), soon(0.05))
+        await router.dispatch(build, RouteHints(), soon(0.2))
     assert caught.value.status == 504
     assert outcomes(caught.value.attempts) == [("slow", "timeout")]
     assert never.calls == []
@@ -163,7 +163,7 @@ async def test_retry_after_capped_and_out_of_credits_long() -> None:
 async def test_circuit_opens_then_one_half_open_trial() -> None:
     a = FakeProvider("a", script=[ProviderUnavailable, ProviderUnavailable])
     b = FakeProvider("b")
-    router, _ = make(a, b, allowed_fails=2, cooldown_s=0.2, max_attempts=1)
+    router, _ = make(a, b, allowed_fails=2, cooldown_s=0.4, max_attempts=1)
     for _ in range(2):
         with pytest.raises(ProviderFailed):
             await router.dispatch(build, RouteHints(), soon())
@@ -171,7 +171,7 @@ async def test_circuit_opens_then_one_half_open_trial() -> None:
     assert status["a"].circuit == "open" and status["a"].cooldown_s > 0
     skipped = await router.dispatch(build, RouteHints(), soon())
     assert outcomes(skipped.attempts) == [("a", "skipped:cooldown"), ("b", "ok")]
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.45)
     assert {s.name: s.circuit for s in await router.describe()}["a"] == "half_open"
     a.delay_s = 0.1
     results = await asyncio.gather(*(router.dispatch(build, RouteHints(), soon())
@@ -185,10 +185,10 @@ async def test_circuit_opens_then_one_half_open_trial() -> None:
 async def test_failed_trial_reopens_the_circuit() -> None:
     a = FakeProvider("a", script=[ProviderTimeout, ProviderTimeout])
     b = FakeProvider("b")
-    router, _ = make(a, b, allowed_fails=1, cooldown_s=0.1)
+    router, _ = make(a, b, allowed_fails=1, cooldown_s=0.3)
     first = await router.dispatch(build, RouteHints(), soon())
     assert outcomes(first.attempts) == [("a", "timeout"), ("b", "ok")]
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(0.35)
     trial = await router.dispatch(build, RouteHints(), soon())
     assert outcomes(trial.attempts) == [("a", "timeout"), ("b", "ok")]
     assert {s.name: s.circuit for s in await router.describe()}["a"] == "open"
@@ -296,3 +296,25 @@ async def test_weighted_dispatch_is_sticky_and_seeded() -> None:
     first = await unkeyed(11)
     assert await unkeyed(11) == first
     assert len(set(first)) == 3
+
+
+async def test_fake_provider_answers_a_real_matte_of_the_request_size() -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, format="JPEG")
+    request = ProviderRequest(image=buffer.getvalue(), image_format="jpeg", width=64, height=48,
+                              request_id="r", deadline=soon())
+    cutout = await FakeProvider("c").remove_background(request)
+    with Image.open(io.BytesIO(cutout.data)) as image:
+        assert image.mode == "RGBA" and image.size == (64, 48)
+        assert image.getpixel((0, 0))[3] == 0 and image.getpixel((32, 24))[3] == 255
+        assert abs(image.getpixel((32, 24))[0] - 200) < 10
+    mask_fake = FakeProvider("m", capabilities=Capabilities(output="mask"))
+    mask = await mask_fake.remove_background(request)
+    with Image.open(io.BytesIO(mask.data)) as image:
+        assert image.mode == "L" and image.size == (64, 48)
+        assert image.getpixel((63, 47)) == 0 and image.getpixel((32, 24)) == 255
+    assert mask.kind == "mask" and len(mask_fake.calls) == 1

@@ -155,3 +155,14 @@ def test_fault_injection_with_path_filter(sandbox: SandboxUrls, client: httpx.Cl
         ("/v3/tools/ai/matting/process/", 504), ("/v3/tools/ai/matting/process/", 200),
     ]
     assert BACKGROUNDCUT_KEY not in str(log)
+
+
+def test_truncated_jpeg_is_400_and_costs_nothing() -> None:
+    with running_sandbox(SandboxOptions(backgroundcut_credits=1)) as urls, \
+            httpx.Client(timeout=60) as client:
+        base = urls.backgroundcut
+        upload_pair(client, base)
+        truncated = encode(subject_image())[:600]
+        upload(client, base, "t/truncated.jpg", truncated)
+        assert process(client, base, input_key="t/truncated.jpg").status_code == 400
+        assert process(client, base).status_code == 200
