@@ -6,7 +6,8 @@
     POST /v1.0/alpha-channel-base64              JSON `image` (or `image_base64`) -> JSON
     GET  /available-credit                       {"available_credits": N, "expiration_date": …}
 
-Every image endpoint takes either input kind (an upload or base64 text); other fields are ignored.
+Every image endpoint takes an upload (`file`, `image`) or base64 text (`image`, `image_base64`);
+other fields are ignored.
 Errors are `{"detail": "<withoutBG's documented message>"}` with withoutBG's status codes
 (401, 402, 413, 415, 422, 429, 5xx); the gateway's own error code is in `X-Error-Code`.
 """
@@ -38,7 +39,8 @@ from providers.base import OutputOptions
 
 #: `available_credits` when neither a client quota nor any vendor reports a number.
 UNLIMITED_CREDITS = 1_000_000
-IMAGE_FIELDS = ("file", "image", "image_base64")
+#: (field, uploads only): `file` is the raw file part; `image` may be an upload or base64 text.
+IMAGE_FIELDS = (("file", True), ("image", False), ("image_base64", False))
 CUTOUT = OutputOptions()
 ALPHA = OutputOptions(channels="alpha")
 MESSAGES: dict[int, str] = {
@@ -79,9 +81,9 @@ async def _remove(request: Request, options: OutputOptions) -> Served:
     admission = await admit(request)
     fields, _ = await read_fields(request)
     max_bytes = runtime_of(request).settings.server.max_upload_bytes
-    for name in IMAGE_FIELDS:
+    for name, uploads_only in IMAGE_FIELDS:
         if present(fields, name):
-            image = await image_bytes(name, fields[name], max_bytes)
+            image = await image_bytes(name, fields[name], max_bytes, uploads_only)
             return await serve(request, admission, image, None, options, "withoutbg")
     raise MissingImage("send the image as multipart `file` (or JSON `image` in base64)")
 

@@ -23,7 +23,7 @@ PASSES: tuple[int, ...] = (90, 30, 10, 3)
 # A last-pass pixel depends on inputs within the sum of the half box sizes; pad that (+ slack)
 # so the reflected borders of a tile never reach the pixels written back.
 HALO = sum(size // 2 + 1 for size in PASSES) + 4
-TILE = 768
+TILE = 512
 _EPS = 1e-5
 
 

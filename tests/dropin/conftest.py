@@ -111,3 +111,11 @@ def assert_gateway_headers(headers: Mapping[str, str], provider: str = "fake") -
     assert headers["x-request-id"]
     assert headers["x-provider"] == provider
     assert headers["x-attempts"] == f"{provider}=ok"
+
+
+def noisy_png(width: int, height: int, seed: int = 0) -> bytes:
+    """A PNG that does not compress (random pixels): for byte-limit tests."""
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()

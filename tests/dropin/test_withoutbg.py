@@ -19,6 +19,7 @@ from tests.dropin.conftest import (
     client_auth,
     dropin_app,
     dropin_settings,
+    noisy_png,
     opened,
     photo,
 )
@@ -132,7 +133,7 @@ async def test_file_over_upload_limit_is_413(tmp_path: Path) -> None:
     """An image over `max_upload_bytes` -> 413 with withoutBG's message and our limit."""
     settings = dropin_settings(tmp_path, {"server": {"max_upload_bytes": 2048}})
     app = dropin_app(settings, {"fake": FakeProvider("fake")})
-    big = photo(256, 256, "PNG")
+    big = noisy_png(64, 64)
     async with AsyncTestClient(app=app) as client:
         response = await client.post(
             "/v1.0/image-without-background", files={"file": ("a.png", big, "image/png")}
@@ -174,9 +175,9 @@ async def test_upstream_failures_are_5xx_with_retry_after(tmp_path: Path) -> Non
     assert _detail(response).startswith("Bad Gateway")
 
 
-async def test_client_key_errors_rate_limit_and_quota(tmp_path: Path) -> None:
-    """Gateway client auth in withoutBG's statuses: 401, 429 (+Retry-After), 402."""
-    settings = dropin_settings(tmp_path, client_auth(rate_limit="2/minute", monthly_quota=1))
+async def test_client_key_errors_and_rate_limit(tmp_path: Path) -> None:
+    """Gateway client auth in withoutBG's statuses: 401, then 429 with Retry-After."""
+    settings = dropin_settings(tmp_path, client_auth(rate_limit="1/minute"))
     fake = FakeProvider("fake")
     app = dropin_app(settings, {"fake": fake})
     files = {"file": ("a.jpg", photo(), "image/jpeg")}
@@ -185,20 +186,29 @@ async def test_client_key_errors_rate_limit_and_quota(tmp_path: Path) -> None:
         wrong = await client.post("/v1.0/image-without-background", files=files,
                                   headers={"X-API-Key": "nope"})
         ok = await client.post("/v1.0/image-without-background", files=files, headers=KEY)
-        spent = await client.post("/v1.0/image-without-background", files=files,
-                                  headers={"Authorization": f"Bearer {CLIENT_KEY}"})
-        limited = await client.post("/v1.0/image-without-background", files=files, headers=KEY)
+        limited = await client.post("/v1.0/image-without-background", files=files,
+                                    headers={"Authorization": f"Bearer {CLIENT_KEY}"})
     assert (missing.status_code, _detail(missing)) == (401, "Invalid API Key")
     assert (wrong.status_code, _detail(wrong)) == (401, "Invalid API Key")
-    assert ok.status_code == 200 and ok.headers["ratelimit-limit"] == "2"
-    assert (spent.status_code, _detail(spent)) == (
-        402, "Insufficient credit. Please top up API credits."
-    )
+    assert ok.status_code == 200 and ok.headers["ratelimit-limit"] == "1"
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert _detail(limited) == "Rate limit exceeded"
     # The gateway key is ours: nothing of it reaches a provider request.
     assert len(fake.calls) == 1
     assert CLIENT_KEY.encode() not in msgspec.json.encode(fake.calls[0])
+
+
+async def test_spent_quota_is_402(tmp_path: Path) -> None:
+    """A client over its monthly quota gets withoutBG's insufficient-credit answer."""
+    settings = dropin_settings(tmp_path, client_auth(monthly_quota=1))
+    app = dropin_app(settings, {"fake": FakeProvider("fake")})
+    files = {"file": ("a.jpg", photo(), "image/jpeg")}
+    async with AsyncTestClient(app=app) as client:
+        ok = await client.post("/v1.0/alpha-channel", files=files, headers=KEY)
+        spent = await client.post("/v1.0/alpha-channel", files=files, headers=KEY)
+    assert ok.status_code == 200
+    assert spent.status_code == 402
+    assert _detail(spent) == "Insufficient credit. Please top up API credits."
 
 
 class CreditsProvider(FakeProvider):

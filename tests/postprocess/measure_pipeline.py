@@ -1,7 +1,8 @@
 """Measure post-processing: peak RSS for a 24 MP JPEG -> PNG, and seconds per step at 12 MP.
 
 Run: `.venv/bin/python -m tests.postprocess.measure_pipeline` (not a unit test: it takes ~a minute).
-Each measurement runs in a fresh subprocess so `ru_maxrss` is that run's own peak.
+Inputs are made and every measurement runs in its own subprocess: Linux carries the parent's
+`ru_maxrss` into a forked child, so the parent must stay small for the child's peak to be its own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -20,6 +24,7 @@ from PIL import Image
 
 from providers.base import Margin, OutputOptions, ProviderResult
 
+T = TypeVar("T")
 SCENARIOS: dict[str, OutputOptions] = {
     "png": OutputOptions(),
     "despill+crop+webp": OutputOptions(format="webp", crop=True, crop_margin=Margin(5, "%"),
@@ -54,23 +59,24 @@ def _child(photo: str, matte: str, scenario: str, per_step: bool) -> None:
     job = pipeline.PostprocessJob(options=options, emulate=options.requested(),
                                   max_pixels=50_000_000, deadline=time.monotonic() + 600)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    timings: dict[str, float] = {}
+    timings: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, call: Callable[[], T]) -> T:
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = call()
+        timings[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+        return value
+
     start = time.perf_counter()
     if per_step:
-        mark = time.perf_counter()
-        frame, orientation = pipeline._decode_original(original, job.max_pixels)
-        timings["decode"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        matte_array = pipeline._decode_matte(result, orientation, (frame.width, frame.height),
-                                             job.max_pixels)
-        timings["decode_matte"] = time.perf_counter() - mark
+        frame, orientation = timed(
+            "decode", lambda: pipeline._decode_original(original, job.max_pixels))
+        size = (frame.width, frame.height)
+        matte_array = timed("decode_matte", lambda: pipeline._decode_matte(
+            result, orientation, size, job.max_pixels))
         for step in pipeline.build_steps(job, matte_array, None):
-            mark = time.perf_counter()
-            frame = step.run(frame)
-            timings[step.name] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        data = pipeline.encode(frame, options.format, options.channels)
-        timings["encode"] = time.perf_counter() - mark
+            frame = timed(step.name, partial(step.run, frame))
+        data = timed("encode", lambda: pipeline.encode(frame, options.format, options.channels))
         size = len(data)
     else:
         size = len(pipeline.postprocess(original, result, job).data)
@@ -93,11 +99,14 @@ def main() -> None:
         folder = Path(tmp)
         for label, (width, height), per_step in (("24 MP", (6000, 4000), False),
                                                  ("12 MP", (4240, 2830), True)):
-            photo, matte = make_inputs(width, height, folder)
-            print(f"== {label}: {width}x{height}, JPEG {photo.stat().st_size / 1e6:.1f} MB")
+            photo, matte = folder / "photo.jpg", folder / "mask.png"
+            subprocess.run([sys.executable, "-m", "tests.postprocess.measure_pipeline", "--make",
+                            str(width), str(height), tmp], check=True)
+            print(f"== {label}: {width}x{height} (step times wall/cpu s), JPEG {photo.stat().st_size / 1e6:.1f} MB")
             for scenario in SCENARIOS:
                 report = _run(photo, matte, scenario, per_step)
-                steps = ", ".join(f"{k} {v:.2f}" for k, v in report["steps_s"].items())
+                steps = ", ".join(f"{k} {wall:.2f}/{cpu:.2f}"
+                                  for k, (wall, cpu) in report["steps_s"].items())
                 print(f"{scenario:18s} peak {report['peak_rss_mb']:.0f} MB "
                       f"(before {report['rss_before_mb']:.0f} MB), total {report['total_s']:.2f} s"
                       + (f" | {steps}" if steps else ""))
@@ -106,5 +115,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1")
+    elif len(sys.argv) > 1 and sys.argv[1] == "--make":
+        make_inputs(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
     else:
         main()
