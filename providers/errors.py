@@ -6,8 +6,8 @@
     ├── ProviderRateLimited              yes    rate_limited     (429; retry_after when sent)
     ├── ProviderOutOfCredits             yes    out_of_credits   (402, 403 expired)
     ├── ProviderAuthError                yes    auth             (our key is wrong)
-    ├── ProviderProtocolError            yes    protocol         (unexpected body, our bad request)
-    └── ProviderRejected                 no     rejected         (vendor says: this image cannot be done)
+    ├── ProviderProtocolError            yes    protocol         (odd body, our bad request)
+    └── ProviderRejected                 no     rejected         (vendor: image cannot be done)
 
 Messages are ours, never a vendor's body and never anything key-shaped.
 """
