@@ -48,6 +48,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            _observe(scope, status)
             if scope.get("path") not in ("/health", "/metrics"):
                 log.info(
                     "request",
@@ -60,3 +61,11 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                 )
 
     return middleware
+
+
+def _observe(scope: Scope, status: int) -> None:
+    """Count the request in the app's metrics, labelled by route template and client."""
+    runtime = getattr(scope["app"].state, "runtime", None)
+    if runtime is not None:
+        client = scope.get("state", {}).get("log", {}).get("client", "anonymous")
+        runtime.metrics.observe_request(scope.get("path_template", "unmatched"), status, client)

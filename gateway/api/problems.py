@@ -9,6 +9,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from gateway.api.middleware import new_request_id
 from gateway.errors import Attempt, GatewayError, format_attempts
 
 PROBLEM_JSON = "application/problem+json"
@@ -37,8 +38,11 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 def request_id_of(request: Request) -> str:
-    """The request id assigned by the middleware (or '-' outside a request)."""
-    return str(request.scope.get("state", {}).get("request_id", "-"))
+    """The request id assigned by the middleware (minted here when routing failed before it)."""
+    state = request.scope.setdefault("state", {})
+    if "request_id" not in state:
+        state["request_id"] = new_request_id(request.headers.get("x-request-id"))
+    return str(state["request_id"])
 
 
 def problem_response(

@@ -126,18 +126,24 @@ def _pass_through(result: ProviderResult, max_pixels: int) -> ProcessedImage:
     )
 
 
-def _decode_original(data: bytes, max_pixels: int) -> tuple[Frame, int]:
+def _decode_original(data: bytes, max_pixels: int, colour: bool) -> tuple[Frame, int]:
+    """The original as an opaque Frame (pixels decoded only when `colour` is wanted)."""
     image_format = sniff_format(data)
     if image_format is None:
         raise InvalidImage("the image is not in an accepted format")
     with open_header(data, image_format, max_pixels) as image:
         exif_orientation = orientation(image)
-        try:
-            rgb = to_rgb_array(load_oriented(image))
-        except GatewayError:
-            raise
-        except Exception as exc:  # exotic modes Pillow cannot convert
-            raise InvalidImage("the image cannot be converted to RGB") from exc
+        if not colour:
+            # A matte-only answer needs the original's displayed size, not its pixels.
+            width, height = oriented_size(image)
+            rgb = np.broadcast_to(np.zeros(3, np.uint8), (height, width, 3))
+        else:
+            try:
+                rgb = to_rgb_array(load_oriented(image))
+            except GatewayError:
+                raise
+            except Exception as exc:  # exotic modes Pillow cannot convert
+                raise InvalidImage("the image cannot be converted to RGB") from exc
     height, width = rgb.shape[:2]
     # Opaque until the matte step: a broadcast view costs no memory.
     return Frame(rgb=rgb, alpha=np.broadcast_to(np.uint8(255), (height, width))), exif_orientation
@@ -187,7 +193,8 @@ def postprocess(original: bytes, result: ProviderResult, job: PostprocessJob) ->
     if result.final and not job.emulate:
         return _pass_through(result, job.max_pixels)
     check_deadline(job.deadline)
-    frame, exif_orientation = _decode_original(original, job.max_pixels)
+    colour = job.options.channels == "rgba"
+    frame, exif_orientation = _decode_original(original, job.max_pixels, colour)
     size = (frame.width, frame.height)
     check_deadline(job.deadline)
     matte = _decode_matte(result, exif_orientation, size, job.max_pixels)

@@ -47,6 +47,9 @@ def make_inputs(width: int, height: int, folder: Path) -> tuple[Path, Path]:
     photo, matte = folder / "photo.jpg", folder / "mask.png"
     Image.fromarray(rgb).save(photo, quality=90)
     Image.fromarray(mask).save(matte, compress_level=1)
+    proxy = Image.fromarray(mask)
+    proxy.thumbnail((1024, 1024))
+    proxy.save(folder / "mask-proxy.png")
     return photo, matte
 
 
@@ -70,7 +73,8 @@ def _child(photo: str, matte: str, scenario: str, per_step: bool) -> None:
     start = time.perf_counter()
     if per_step:
         frame, orientation = timed(
-            "decode", lambda: pipeline._decode_original(original, job.max_pixels))
+            "decode", lambda: pipeline._decode_original(
+            original, job.max_pixels, options.channels == "rgba"))
         size = (frame.width, frame.height)
         matte_array = timed("decode_matte", lambda: pipeline._decode_matte(
             result, orientation, size, job.max_pixels))
@@ -102,12 +106,16 @@ def main() -> None:
             photo, matte = folder / "photo.jpg", folder / "mask.png"
             subprocess.run([sys.executable, "-m", "tests.postprocess.measure_pipeline", "--make",
                             str(width), str(height), tmp], check=True)
-            print(f"== {label}: {width}x{height} (step times wall/cpu s), JPEG {photo.stat().st_size / 1e6:.1f} MB")
-            for scenario in SCENARIOS:
-                report = _run(photo, matte, scenario, per_step)
+            megabytes = photo.stat().st_size / 1e6
+            print(f"== {label}: {width}x{height}, JPEG {megabytes:.1f} MB (steps: wall/cpu s)")
+            runs = [(name, matte) for name in SCENARIOS]
+            runs.append(("png", folder / "mask-proxy.png"))
+            for scenario, mask in runs:
+                report = _run(photo, mask, scenario, per_step)
+                scenario += " (1024px mask)" if mask.name == "mask-proxy.png" else ""
                 steps = ", ".join(f"{k} {wall:.2f}/{cpu:.2f}"
                                   for k, (wall, cpu) in report["steps_s"].items())
-                print(f"{scenario:18s} peak {report['peak_rss_mb']:.0f} MB "
+                print(f"{scenario:30s} peak {report['peak_rss_mb']:.0f} MB "
                       f"(before {report['rss_before_mb']:.0f} MB), total {report['total_s']:.2f} s"
                       + (f" | {steps}" if steps else ""))
 

@@ -261,3 +261,17 @@ def test_despill_runs_in_the_pipeline() -> None:
     assert rgba[band][:, 2].mean() < blue_before - 40  # the blue background bled out
     assert close(rgba[band][:, :3].mean(axis=0), SUBJECT_RGB, 25)
     assert BACKGROUND_RGB[2] > SUBJECT_RGB[2]
+
+
+def test_alpha_output_with_crop_and_size_cap() -> None:
+    width, height = 800, 500
+    original = encode(Image.fromarray(original_rgb(width, height)), "PNG")
+    result = mask_result(mask_png(width // 4, height // 4))
+    options = OutputOptions(channels="alpha", size="preview", crop=True)
+    out = postprocess(original, result, job(options))
+    image = decode(out.data)
+    assert image.mode == "L" and image.size == (out.width, out.height)
+    # the subject box of the 800x500 matte is about 200 px square: cropped, not capped
+    assert 180 <= out.width <= 220 and 180 <= out.height <= 220
+    assert out.emulated == ("crop", "size", "channels")
+    assert np.asarray(image)[out.height // 2, out.width // 2] == 255

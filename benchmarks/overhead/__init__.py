@@ -1,0 +1,1 @@
+"""Gateway overhead: the same load sent to an instant upstream directly and through the gateway."""
