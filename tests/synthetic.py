@@ -150,7 +150,7 @@ def _texture(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
 
 def _shadow(alpha: np.ndarray, strength: float) -> np.ndarray:
     """Soft contact shadow under the product: multiplicative darkening factor HxW."""
-    height, width = alpha.shape
+    height = alpha.shape[0]
     ys, xs = np.nonzero(alpha > 0.5)
     cx, bottom = float(xs.mean()), float(ys.max())
     half = (xs.max() - xs.min()) / 2
@@ -220,7 +220,7 @@ GENERATORS: dict[Backdrop, Callable[[int, int], tuple[Image.Image, np.ndarray]]]
 
 
 def trimap_from_alpha(alpha: np.ndarray, band: int = 8) -> np.ndarray:
-    """Trimap (uint8: 0 bg, 255 fg, 128 unknown) with an unknown band of about `band` px each side."""
+    """Trimap (uint8: 0 bg, 255 fg, 128 unknown) with an unknown band about `band` px each side."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     sure_fg = cv2.erode((alpha >= 0.999).astype(np.uint8), kernel).astype(bool)
     sure_bg = cv2.erode((alpha <= 0.001).astype(np.uint8), kernel).astype(bool)

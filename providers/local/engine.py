@@ -1,4 +1,4 @@
-"""The matte-engine seam: the `MatteEngine` protocol, a name -> factory table and `compute_matte`."""
+"""The matte-engine seam: `MatteEngine` protocol, name -> factory table, `compute_matte`."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def unknown_mask(trimap: np.ndarray) -> np.ndarray:
 
 
 def plan_crop(trimap: np.ndarray, max_pixels: int, margin: int = DEFAULT_MARGIN) -> BandCrop | None:
-    """Box around the unknown band (plus `margin`) and its solve size, or None if nothing is open."""
+    """Box around the unknown band (plus `margin`) and its solve size; None if none is open."""
     rows = np.flatnonzero(unknown_mask(trimap).any(axis=1))
     if rows.size == 0:
         return None

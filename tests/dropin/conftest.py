@@ -58,8 +58,8 @@ def mount(app: Litestar) -> Litestar:
     return app
 
 
-def dropin_app(settings: Settings, providers: Mapping[str, Provider]) -> Litestar:
-    """create_app plus the drop-in routers."""
+def dropin_app(settings: Settings, providers: Mapping[str, Provider] | None) -> Litestar:
+    """create_app plus the drop-in routers (`providers=None`: build the configured ones)."""
     return mount(create_app(settings, providers=providers))
 
 

@@ -271,7 +271,7 @@ def test_alpha_output_with_crop_and_size_cap() -> None:
     out = postprocess(original, result, job(options))
     image = decode(out.data)
     assert image.mode == "L" and image.size == (out.width, out.height)
-    # the subject box of the 800x500 matte is about 200 px square: cropped, not capped
-    assert 180 <= out.width <= 220 and 180 <= out.height <= 220
+    # the subject (disc of radius 200 + soft edge) is cropped; 460^2 px fit under preview
+    assert 440 <= out.width <= 470 and abs(out.width - out.height) <= 2
     assert out.emulated == ("crop", "size", "channels")
     assert np.asarray(image)[out.height // 2, out.width // 2] == 255

@@ -1,0 +1,152 @@
+"""Start the instant upstream and a real `bg-gateway serve` process, each pinned to a core."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sandbox.options import BACKGROUNDERASE_KEY
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+UPSTREAM_PATH = "/v2"
+GATEWAY_PATH = "/v1/remove-background"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which CPU each process may use (None: let the OS schedule it)."""
+
+    gateway: str | None
+    upstream: str | None
+    load: str | None
+
+    def describe(self) -> str:
+        """One line for the report."""
+        if self.gateway is None:
+            return "no CPU pinning (taskset unavailable or fewer than 2 CPUs)"
+        return (f"gateway on CPU {self.gateway}, upstream on CPU {self.upstream}, "
+                f"wrk on CPU {self.load}")
+
+
+def default_layout() -> Layout:
+    """Gateway alone on CPU 0; the upstream and the light wrk client share CPU 1."""
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return Layout(None, None, None)
+    return Layout(gateway="0", upstream="1", load="1")
+
+
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` prefixed with `taskset -c cpus` when pinning."""
+    return ["taskset", "-c", cpus, *command] if cpus is not None else command
+
+
+def free_port() -> int:
+    """A free loopback port (closed again right away)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def gateway_config(upstream_port: int, gateway_port: int, workdir: Path) -> str:
+    """TOML: only BackgroundErase at the upstream, cache off, JSON logs, ledger in `workdir`."""
+    return f"""\
+[server]
+host = "127.0.0.1"
+port = {gateway_port}
+log_format = "json"
+
+[routing]
+policy = "priority"
+fallback = true
+
+[cache]
+enabled = false
+
+[ledger]
+path = "{workdir / 'usage.sqlite3'}"
+
+[providers.backgrounderase]
+type = "backgrounderase"
+api_key = "{BACKGROUNDERASE_KEY}"
+base_url = "http://127.0.0.1:{upstream_port}"
+timeout_s = 30
+"""
+
+
+@dataclass(frozen=True)
+class Running:
+    """Base URLs and pids of the running upstream and gateway."""
+
+    upstream_url: str
+    gateway_url: str
+    upstream_pid: int
+    gateway_pid: int
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}: not ready within {timeout_s:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextlib.contextmanager
+def running_servers(layout: Layout, workdir: Path) -> Iterator[Running]:
+    """Start the upstream then the gateway (logs to `workdir`); stop both on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    upstream_port, gateway_port = free_port(), free_port()
+    config = workdir / "gateway.toml"
+    config.write_text(gateway_config(upstream_port, gateway_port, workdir), encoding="utf-8")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with (workdir / "upstream.log").open("wb") as up_log:
+            upstream = subprocess.Popen(
+                pinned([sys.executable, "-m", "benchmarks.overhead.upstream", str(upstream_port)],
+                       layout.upstream),
+                cwd=REPO, env=env, stdout=up_log, stderr=subprocess.STDOUT,
+            )
+        processes.append(upstream)
+        upstream_url = f"http://127.0.0.1:{upstream_port}"
+        _wait_ready(upstream_url + "/v2/health", upstream)
+        with (workdir / "gateway.log").open("wb") as gw_log:
+            gateway = subprocess.Popen(
+                pinned([str(VENV_BIN / "bg-gateway"), "serve", "--config", str(config)],
+                       layout.gateway),
+                cwd=REPO, env=env, stdout=gw_log, stderr=subprocess.STDOUT,
+            )
+        processes.append(gateway)
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        _wait_ready(gateway_url + "/ready", gateway)
+        yield Running(upstream_url, gateway_url, upstream.pid, gateway.pid)
+    finally:
+        for process in reversed(processes):
+            _stop(process)

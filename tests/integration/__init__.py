@@ -1,0 +1,1 @@
+"""Integration tests: the real gateway over loopback HTTP in front of the sandbox vendors."""
