@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<function>[^ ]+) \((?P<file>[^:]+)(?::\d+)?\)$")
-_IDLE = ("select (selectors.py", "_worker (concurrent/futures/thread.py", "wait (threading.py",
-         "run_once (asyncio/base_events.py", "_bootstrap", "get (queue.py")
+# Leaf frames where a thread waits rather than works (py-spy counts some of them as active).
+_IDLE = ("EpollSelector.select (", "Condition.wait (", "Queue.get (", "Event.wait (")
 
 
 def py_spy() -> str | None:
@@ -62,7 +62,7 @@ def hotspots(collapsed: Path, top: int = 15) -> tuple[list[Hotspot], list[Hotspo
         if not stack or not count_text.isdigit():
             continue
         frames = [f for f in stack.split(";") if not f.startswith(("thread (", "process "))]
-        if not frames or any(frames[-1].startswith(idle) for idle in _IDLE):
+        if not frames or any(idle in frames[-1] for idle in _IDLE):
             continue
         count = int(count_text)
         busy += count

@@ -60,8 +60,8 @@ def free_port() -> int:
         return port
 
 
-def gateway_config(upstream_port: int, gateway_port: int, workdir: Path) -> str:
-    """TOML: only BackgroundErase at the upstream, cache off, JSON logs, ledger in `workdir`."""
+def gateway_config(upstream_port: int, gateway_port: int, ledger_dir: Path) -> str:
+    """TOML: only BackgroundErase at the upstream, cache off, JSON logs, ledger in `ledger_dir`."""
     return f"""\
 [server]
 host = "127.0.0.1"
@@ -76,7 +76,7 @@ fallback = true
 enabled = false
 
 [ledger]
-path = "{workdir / 'usage.sqlite3'}"
+path = "{ledger_dir / 'usage.sqlite3'}"
 
 [providers.backgrounderase]
 type = "backgrounderase"
@@ -88,12 +88,12 @@ timeout_s = 30
 
 @dataclass(frozen=True)
 class Running:
-    """Base URLs and pids of the running upstream and gateway."""
+    """Base URLs and pids of the running upstream and gateways (by variant name)."""
 
     upstream_url: str
-    gateway_url: str
     upstream_pid: int
-    gateway_pid: int
+    gateway_urls: dict[str, str]
+    gateway_pids: dict[str, int]
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
@@ -118,35 +118,50 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
-@contextlib.contextmanager
-def running_servers(layout: Layout, workdir: Path) -> Iterator[Running]:
-    """Start the upstream then the gateway (logs to `workdir`); stop both on exit."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    upstream_port, gateway_port = free_port(), free_port()
-    config = workdir / "gateway.toml"
-    config.write_text(gateway_config(upstream_port, gateway_port, workdir), encoding="utf-8")
+def _start(command: list[str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
+                                   stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(ready_url, process)
+    except RuntimeError:
+        _stop(process)
+        raise
+    return process
+
+
+@contextlib.contextmanager
+def running_servers(
+    layout: Layout, workdir: Path, ledger_dirs: dict[str, Path]
+) -> Iterator[Running]:
+    """Start the upstream, then one gateway per `ledger_dirs` entry; stop them all on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with (workdir / "upstream.log").open("wb") as up_log:
-            upstream = subprocess.Popen(
-                pinned([sys.executable, "-m", "benchmarks.overhead.upstream", str(upstream_port)],
-                       layout.upstream),
-                cwd=REPO, env=env, stdout=up_log, stderr=subprocess.STDOUT,
-            )
-        processes.append(upstream)
+        upstream_port = free_port()
         upstream_url = f"http://127.0.0.1:{upstream_port}"
-        _wait_ready(upstream_url + "/v2/health", upstream)
-        with (workdir / "gateway.log").open("wb") as gw_log:
-            gateway = subprocess.Popen(
+        processes.append(_start(
+            pinned([sys.executable, "-m", "benchmarks.overhead.upstream", str(upstream_port)],
+                   layout.upstream),
+            workdir / "upstream.log", upstream_url + "/v2/health",
+        ))
+        urls: dict[str, str] = {}
+        pids: dict[str, int] = {}
+        for name, ledger_dir in ledger_dirs.items():
+            port = free_port()
+            ledger_dir.mkdir(parents=True, exist_ok=True)
+            config = workdir / f"gateway-{name}.toml"
+            config.write_text(gateway_config(upstream_port, port, ledger_dir), encoding="utf-8")
+            urls[name] = f"http://127.0.0.1:{port}"
+            process = _start(
                 pinned([str(VENV_BIN / "bg-gateway"), "serve", "--config", str(config)],
                        layout.gateway),
-                cwd=REPO, env=env, stdout=gw_log, stderr=subprocess.STDOUT,
+                workdir / f"gateway-{name}.log", urls[name] + "/ready",
             )
-        processes.append(gateway)
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
-        _wait_ready(gateway_url + "/ready", gateway)
-        yield Running(upstream_url, gateway_url, upstream.pid, gateway.pid)
+            processes.append(process)
+            pids[name] = process.pid
+        yield Running(upstream_url, processes[0].pid, urls, pids)
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -65,7 +65,7 @@ class Admission(msgspec.Struct, frozen=True):
     headers: dict[str, str]
 
 
-class Served(msgspec.Struct, frozen=True):
+class ServedRemoval(msgspec.Struct, frozen=True):
     """A successful removal and the headers every drop-in answer carries."""
 
     removal: Removal
@@ -120,9 +120,7 @@ def present(fields: Mapping[str, object], name: str) -> bool:
     return isinstance(value, UploadFile) or (isinstance(value, str) and bool(value.strip()))
 
 
-def parse_flags(
-    fields: Mapping[str, object], known: frozenset[str], renamed: Mapping[str, str] | None = None
-) -> OutputOptions:
+def parse_flags(fields: Mapping[str, object], known: frozenset[str]) -> OutputOptions:
     """The output options among `fields` (keys in `known`; other keys are ignored)."""
     pairs: list[tuple[str, str]] = []
     for key, value in fields.items():
@@ -134,7 +132,7 @@ def parse_flags(
             text = str(value)
         else:
             raise InvalidOption(f"option `{key}` must be a string")
-        pairs.append(((renamed or {}).get(key, key), text))
+        pairs.append((key, text))
     return parse_options(pairs, strict=False).output
 
 
@@ -150,7 +148,7 @@ async def admit(request: Request) -> Admission:
 async def serve(
     request: Request, admission: Admission, image: bytes | None, image_url: str | None,
     options: OutputOptions, api: str,
-) -> Served:
+) -> ServedRemoval:
     """Fetch `image_url` if needed, remove the background and log, as the unified API does."""
     runtime = runtime_of(request)
     client = admission.client
@@ -181,7 +179,7 @@ async def serve(
         **admission.headers,
         "X-Cache": "hit" if served.cache_hit else "miss",
     }
-    return Served(removal, headers)
+    return ServedRemoval(removal, headers)
 
 
 def failure_of(request: Request, exc: Exception) -> Failure:

@@ -24,7 +24,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 
 from gateway.api.dropin_common import (
-    Served,
+    ServedRemoval,
     admit,
     failure_of,
     image_bytes,
@@ -77,7 +77,7 @@ def _error(request: Request, exc: Exception) -> Response[bytes]:
 EXCEPTION_HANDLERS = {GatewayError: _error, HTTPException: _error, Exception: _error}
 
 
-async def _remove(request: Request, options: OutputOptions) -> Served:
+async def _remove(request: Request, options: OutputOptions) -> ServedRemoval:
     admission = await admit(request)
     fields, _ = await read_fields(request)
     max_bytes = runtime_of(request).settings.server.max_upload_bytes
@@ -88,7 +88,7 @@ async def _remove(request: Request, options: OutputOptions) -> Served:
     raise MissingImage("send the image as multipart `file` (or JSON `image` in base64)")
 
 
-def _encoded(served: Served, keys: tuple[str, ...]) -> Response[bytes]:
+def _encoded(served: ServedRemoval, keys: tuple[str, ...]) -> Response[bytes]:
     text = base64.b64encode(served.removal.image.data).decode("ascii")
     body: Mapping[str, str] = dict.fromkeys(keys, text)
     return Response(msgspec.json.encode(body), media_type="application/json",

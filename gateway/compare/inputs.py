@@ -63,7 +63,9 @@ async def _ground_truth(fields: dict[str, object], max_bytes: int) -> bytes | No
                 raise PayloadTooLarge(f"`{name}` is {len(data)} bytes; the limit is {max_bytes}")
             return data
         if value is not None:
-            raise InvalidOption(f"field `{name}` must be a file upload (or use {GROUND_TRUTH_BASE64})")
+            raise InvalidOption(
+                f"field `{name}` must be a file upload (or use {GROUND_TRUTH_BASE64})"
+            )
     value = fields.get(GROUND_TRUTH_BASE64)
     if isinstance(value, str):
         return decode_base64(GROUND_TRUTH_BASE64, value, max_bytes)

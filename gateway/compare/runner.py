@@ -72,7 +72,7 @@ class Comparison(msgspec.Struct):
 def resolve_providers(
     runtime: Runtime, requested: Sequence[str] | None, client: Client | None
 ) -> list[str]:
-    """The providers to compare: `requested` (validated), else every enabled one the client may use."""
+    """The providers to compare: `requested` (checked), else all enabled ones the client may use."""
     allowed = client.settings.allowed_providers if client else None
     known = set(runtime.providers) | set(runtime.settings.disabled)
     if requested is None:

@@ -30,7 +30,7 @@ KEY = {"X-Api-Key": CLIENT_KEY}
 
 
 async def test_sample_request_answers_png_with_headers(client: AsyncTestClient) -> None:
-    """remove.bg's sample: `-F image_file=@file.jpg -F size=auto` -> PNG + X-Width/Height/Credits."""
+    """remove.bg's sample (`image_file`, `size=auto`) -> PNG + X-Width/Height/Credits-Charged."""
     response = await client.post(
         "/v1.0/removebg", headers=KEY,
         files={"image_file": ("file.jpg", photo(64, 48), "image/jpeg")}, data={"size": "auto"},

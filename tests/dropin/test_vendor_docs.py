@@ -99,7 +99,7 @@ def test_binary_page_streaming_example(base_url: str, workdir: tuple[Path, np.nd
 def _proxy_workflow(base_url: str, long_side: int) -> None:
     """Alpha Matte page, "Recommended workflow — Python", with `1024` as `long_side`."""
     # --- from the document ---
-    API_KEY = os.environ["WITHOUTBG_API_KEY"]  # noqa: N806
+    API_KEY = os.environ["WITHOUTBG_API_KEY"]
 
     # 1. Keep original
     orig = Image.open("input.jpg").convert("RGB")
@@ -260,13 +260,15 @@ def test_removebg_sample_curl(base_url: str, workdir: tuple[Path, np.ndarray]) -
                  "-F", "size=auto", "-f", f"{base_url}/v1.0/removebg", "-o", "no-bg.png")
     assert done.returncode == 0
     _matte_matches(workdir[0] / "no-bg.png", workdir[1])
-    answer = requests.post(
-        f"{base_url}/v1.0/removebg", headers={"X-Api-Key": CLIENT_KEY, "Accept": "application/json"},
-        files={"image_file": open("input.jpg", "rb")}, data={"size": "auto"}, timeout=60,
-    )
+    with open("input.jpg", "rb") as image_file:
+        answer = requests.post(
+            f"{base_url}/v1.0/removebg",
+            headers={"X-Api-Key": CLIENT_KEY, "Accept": "application/json"},
+            files={"image_file": image_file}, data={"size": "auto"}, timeout=60,
+        )
     data = answer.json()["data"]
-    truth = workdir[1]
-    rows, cols = np.flatnonzero((truth > 0.04).any(axis=1)), np.flatnonzero((truth > 0.04).any(axis=0))
+    subject = workdir[1] > 0.04
+    rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
     assert abs(data["foreground_top"] - rows[0]) <= 3
     assert abs(data["foreground_left"] - cols[0]) <= 3
     assert abs(data["foreground_width"] - (cols[-1] - cols[0] + 1)) <= 6
