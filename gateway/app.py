@@ -8,6 +8,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
+from gateway.api.dropin_removebg import REMOVEBG_ROUTES
+from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
 from gateway.api.middleware import request_context_middleware
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
@@ -24,7 +27,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
     # The body may carry an image and a trimap, and JSON inflates them by 4/3 (base64).
     body_limit = settings.server.max_upload_bytes * 3 + 1024 * 1024
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES],
         lifespan=[runtime.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter
 
 from gateway.api.problems import request_id_of
 from gateway.api.responses import wants_json
@@ -88,7 +90,9 @@ async def list_experiments(request: Request) -> Response[bytes]:
 
 
 @get("/v1/experiments/{name:str}", summary="Per-variant figures of one experiment")
-async def experiment_report(request: Request, name: str) -> Response[bytes]:
+async def experiment_report(
+    request: Request, name: Annotated[str, PathParameter()]
+) -> Response[bytes]:
     """Requests, error rate, p50/p95 latency, spend and shadow agreement per variant."""
     runtime = runtime_of(request)
     await runtime.authenticate(request.headers)

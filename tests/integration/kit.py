@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,6 +140,15 @@ def image_calls(vendor_url: str, vendor: str) -> list[dict[str, Any]]:
     """The vendor's logged image calls (any status), oldest first."""
     entries: list[dict[str, Any]] = httpx.get(f"{vendor_url}/_sandbox/log").json()
     return [e for e in entries if e["route"].startswith(IMAGE_ROUTES[vendor])]
+
+
+def wait_for_calls(vendor_url: str, vendor: str, count: int, timeout_s: float = 15.0) -> None:
+    """Wait until the vendor logged `count` image calls (stalled calls land after their delay)."""
+    deadline = time.monotonic() + timeout_s
+    while len(image_calls(vendor_url, vendor)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{vendor} never logged {count} image calls")
+        time.sleep(0.05)
 
 
 def vendor_logs(urls: SandboxUrls) -> dict[str, list[dict[str, Any]]]:
