@@ -24,6 +24,7 @@ from benchmarks.common import RESULTS_DIR, BenchSettings, use_numba_cache
 SECTIONS: tuple[str, ...] = (
     "benchmarks.quality.section",
     "benchmarks.postprocess.section",
+    "benchmarks.overhead.section",
     "benchmarks.responsiveness",
 )
 

@@ -14,6 +14,8 @@ from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
 from gateway.api.middleware import request_context_middleware
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
+from gateway.compare.experiments import shadow_lifespan
+from gateway.compare.routes import COMPARE_ROUTES
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from providers.base import Provider
@@ -27,8 +29,10 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
     # The body may carry an image and a trimap, and JSON inflates them by 4/3 (base64).
     body_limit = settings.server.max_upload_bytes * 3 + 1024 * 1024
     return Litestar(
-        route_handlers=[*ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES],
-        lifespan=[runtime.lifespan],
+        route_handlers=[
+            *ROUTES, *COMPARE_ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES,
+        ],
+        lifespan=[runtime.lifespan, shadow_lifespan(runtime)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],
         request_max_body_size=body_limit,

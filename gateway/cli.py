@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
+from gateway.compare_cli import add_compare_parser, run_compare
 from gateway.settings import SettingsError, load_settings
 
 _DESCRIPTION = """\
@@ -61,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--instant", action="store_true",
                          help="answer ready-made results without computing mattes (benchmarks)")
 
+    add_compare_parser(commands)
+
     keys = commands.add_parser("keys", help="manage gateway client keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     new = key_commands.add_parser("new", help="print a fresh client key and its config snippet")
@@ -77,6 +81,10 @@ def _options(args: argparse.Namespace) -> list[tuple[str, str]]:
     return options
 
 
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -85,6 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(settings.server.log_format)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; handling it here
+    # makes that graceful shutdown a clean exit (code 0) instead of "killed by SIGTERM".
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.server.host,
@@ -142,7 +153,8 @@ def _keys(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bg-gateway` console script."""
     args = _parser().parse_args(argv)
-    handlers = {"serve": _serve, "remove": _remove, "sandbox": _sandbox, "keys": _keys}
+    handlers = {"serve": _serve, "remove": _remove, "sandbox": _sandbox, "keys": _keys,
+                "compare": run_compare}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:

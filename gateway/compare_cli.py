@@ -9,22 +9,14 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import anyio.to_thread
 import msgspec
 
-from gateway.compare.runner import (
-    CompareReport,
-    ProviderOutcome,
-    compare_image,
-    resolve_providers,
-)
-from gateway.compare.sheet import comparison_sheet
-from gateway.errors import GatewayError
-from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings
-from providers.base import OutputOptions
+
+if TYPE_CHECKING:  # the runtime is imported only when the command runs (fast `--help`)
+    from gateway.compare.runner import CompareReport, ProviderOutcome
 
 _BAR_WIDTH = 24
 
@@ -68,6 +60,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(settings.server.log_format, level=logging.WARNING)
+    # httpx logs every vendor call at INFO, on the stderr the progress bar is drawn on.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     providers = ([p.strip().lower() for p in args.providers.split(",") if p.strip()]
                  if args.providers else None)
     reports = asyncio.run(compare_files(
@@ -96,6 +90,14 @@ async def compare_files(
     ground_truth: Path | None, sheet: Path | None, progress: TextIO,
 ) -> list[CompareReport]:
     """Compare every image in turn through one in-process runtime; failures go to `progress`."""
+    import anyio.to_thread
+
+    from gateway.compare.runner import compare_image, resolve_providers
+    from gateway.compare.sheet import comparison_sheet
+    from gateway.errors import GatewayError
+    from gateway.runtime import Runtime
+    from providers.base import OutputOptions
+
     runtime = Runtime(settings)
     await runtime.start()
     reports = []

@@ -12,6 +12,7 @@ import msgspec
 
 from gateway.auth import AuthSettings, ClientSettings
 from gateway.cache import CacheSettings
+from gateway.compare.config import ExperimentSettings, experiment_problems
 from gateway.fetch import FetchSettings
 from gateway.ledger import LedgerSettings
 from providers.configs import KEYED_CONFIGS, AnyProviderConfig
@@ -78,6 +79,7 @@ class Settings(_Section, frozen=True):
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
     providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
+    experiments: dict[str, ExperimentSettings] = msgspec.field(default_factory=dict)
     disabled: dict[str, str] = msgspec.field(default_factory=dict)
     """Providers switched off at load time -> why (filled by the loader, not by TOML)."""
 
@@ -179,6 +181,8 @@ def _check(settings: Settings) -> None:
             raise SettingsError(
                 f"config key `clients.{name}.allowed_providers`: unknown {sorted(unknown)}"
             )
+    for problem in experiment_problems(settings.experiments, settings.providers):
+        raise SettingsError(problem)
     if not settings.enabled_providers():
         raise SettingsError("config key `providers`: no provider is enabled")
 

@@ -99,7 +99,7 @@ def vendor_flags(options: OutputOptions) -> dict[str, str]:
 
 def build_request(config: BackgroundEraseConfig, request: ProviderRequest) -> httpx.Request:
     """The multipart POST /v2 with the original bytes and the option flags."""
-    return httpx.Request(
+    built = httpx.Request(
         "POST",
         config.base_url.rstrip("/") + PATH,
         headers={"x-api-key": config.api_key or ""},
@@ -108,6 +108,10 @@ def build_request(config: BackgroundEraseConfig, request: ProviderRequest) -> ht
         )},
         data=vendor_flags(request.options),
     )
+    # httpx streams a multipart body as ~4 chunks per field, each its own socket write (26
+    # for one image and five flags); joined once, the body goes out in one write.
+    built.read()
+    return built
 
 
 def parse_response(

@@ -1,4 +1,4 @@
-"""Run the instant BackgroundErase sandbox alone, quietly: `python -m benchmarks.overhead.upstream PORT`.
+"""Run the instant BackgroundErase sandbox alone, quietly (`python -m ... upstream PORT`).
 
 `bg-gateway sandbox --instant` would also do, but it starts all three vendors and logs every
 request; the benchmark wants the upstream's cost to be only what a fast vendor costs.

@@ -5,6 +5,7 @@ Per provider and sample, each a "method" row:
     NAME+despill  the same result -> postprocess(despill=true)   (foreground colour error)
     NAME+clamp    the same result -> postprocess with the trimap emulated (clamp), band scored
     NAME+trimap   the provider called with the trimap (if it does trimaps natively), band scored
+    true-alpha[+despill]  the exact alpha as a mask result: despill judged without matte errors
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from providers.base import OutputOptions, Provider, ProviderRequest, ProviderRes
 from providers.errors import ProviderError
 
 _MAX_PIXELS = 50_000_000
+#: Method name of the rows that post-process the exact alpha (no provider involved).
+TRUE_ALPHA = "true-alpha"
 _TIMEOUT_S = 300.0
 
 
@@ -56,8 +59,9 @@ class ProviderSpec(msgspec.Struct, frozen=True):
 
 
 _PROVIDERS: list[Provider] = []
-# One loop per worker process: an httpx client must stay on the loop it was first used on.
-_LOOP = asyncio.new_event_loop()
+# One loop per worker process, made in the worker: an httpx client must stay on the loop it
+# was first used on.
+_LOOPS: list[asyncio.AbstractEventLoop] = []
 
 
 def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
@@ -69,7 +73,8 @@ def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
     async def build() -> list[Provider]:
         return build_providers(spec)
 
-    _PROVIDERS[:] = _LOOP.run_until_complete(build())
+    _LOOPS[:] = [asyncio.new_event_loop()]
+    _PROVIDERS[:] = _LOOPS[0].run_until_complete(build())
 
 
 def build_providers(spec: ProviderSpec) -> list[Provider]:
@@ -176,14 +181,39 @@ def _edge(sample: Sample) -> np.ndarray:
     return (sample.alpha > 0.5 / 255) & (sample.alpha < 254.5 / 255)
 
 
+def _true_alpha_rows(sample: Sample) -> list[Row]:
+    """Despill off/on applied to the exact alpha: the colour error left is despill's own."""
+    original = _encode_png(sample.image)
+    alpha8 = np.clip(sample.alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    result = ProviderResult(data=_encode_gray(alpha8), media_type="image/png", kind="mask",
+                            provider=TRUE_ALPHA)
+    rows = []
+    for despill, method in ((False, TRUE_ALPHA), (True, f"{TRUE_ALPHA}+despill")):
+        job = PostprocessJob(options=OutputOptions(despill=despill),
+                             emulate=frozenset({"despill"} if despill else ()),
+                             max_pixels=_MAX_PIXELS, deadline=time.monotonic() + _TIMEOUT_S)
+        prediction = _finish(original, result, job, 0.0)
+        rows.append(Row(
+            sample=sample.name, background=sample.background, method=method,
+            sad=0.0, mse=0.0, gradient=0.0, connectivity=0.0, iou=1.0,
+            partial_share_pred=0.0, partial_share_true=0.0,
+            fg_error=quality.foreground_error(prediction.rgb, sample.foreground, sample.alpha),
+            fg_error_edge=quality.foreground_error(
+                prediction.rgb, sample.foreground, sample.alpha, _edge(sample)
+            ),
+            seconds=0.0,
+        ))
+    return rows
+
+
 def run_task(task: Task) -> Outcome:
     """Score every worker provider on the task's sample (worker entry point)."""
     sample = load_pair(Path(task.path)) if task.path else make_sample(task.index, task.seed)
-    rows: list[Row] = []
+    rows: list[Row] = _true_alpha_rows(sample)
     failures: list[str] = []
     for provider in _PROVIDERS:
         try:
-            rows += _LOOP.run_until_complete(_evaluate(provider, sample, task.trimap))
+            rows += _LOOPS[0].run_until_complete(_evaluate(provider, sample, task.trimap))
         except ProviderError as exc:  # a vendor failure is a result to report, not a crash
             failures.append(f"{provider.name} on {sample.name}: {type(exc).__name__}")
     return Outcome(rows=rows, failures=failures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,14 @@ import numpy as np
 from benchmarks.common import NUMBA_CACHE_DIR, BenchSettings, table
 from benchmarks.plots import bar_chart
 from benchmarks.quality.dataset import TRIMAP_RADIUS
-from benchmarks.quality.evaluate import Outcome, ProviderSpec, Task, init_worker, run_task
+from benchmarks.quality.evaluate import (
+    TRUE_ALPHA,
+    Outcome,
+    ProviderSpec,
+    Task,
+    init_worker,
+    run_task,
+)
 from benchmarks.quality.generate import BACKGROUNDS, SIZES, make_sample
 from benchmarks.quality.score import MATTE_COLUMNS, Row, backgrounds, means, write_csv
 
@@ -33,8 +41,10 @@ def evaluate(tasks: Sequence[Task], spec: ProviderSpec, workers: int) -> Outcome
     ordered = sorted(tasks, key=lambda t: not t.trimap)
     rows: list[Row] = []
     failures: list[str] = []
+    # spawn, not fork: the parent may hold threads (cv2, numba) and an event loop.
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=init_worker, initargs=(spec, str(NUMBA_CACHE_DIR))
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker, initargs=(spec, str(NUMBA_CACHE_DIR)),
     ) as pool:
         for done, outcome in enumerate(pool.map(run_task, ordered), start=1):
             rows += outcome.rows
@@ -133,7 +143,9 @@ def report(outcome: Outcome, directory: Path, intro: str) -> str:
     rows = outcome.rows
     csv_path = write_csv(rows, directory / "quality.csv")
     parts = [intro, f"Per-image rows: `{csv_path.name}`."]
-    for name in dict.fromkeys(r.method for r in rows if "+" not in r.method):
+    names = [n for n in dict.fromkeys(r.method for r in rows if "+" not in r.method)
+             if n != TRUE_ALPHA]
+    for name in names:
         parts += [f"### {name}: whole image (despill off)", _matte_table(rows, name)]
         if any(r.method == f"{name}+clamp" for r in rows):
             parts += [f"### {name}: trimap band (unknown region only), clamping the coarse matte "
@@ -141,6 +153,8 @@ def report(outcome: Outcome, directory: Path, intro: str) -> str:
         parts += [f"### {name}: despill (foreground colour error, 8-bit levels)",
                   _despill_table(rows, name)]
         parts += [f"![{p.stem}]({p.name})" for p in _plots(rows, name, directory)]
+    parts += [f"### Despill on the exact alpha (`{TRUE_ALPHA}`): colour error without matte "
+              "errors", _despill_table(rows, TRUE_ALPHA)]
     if outcome.failures:
         parts += ["### Provider failures", "\n".join(f"- {f}" for f in outcome.failures)]
     return "\n\n".join(parts)

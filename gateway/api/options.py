@@ -24,7 +24,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?(?:[0-9a-fA-F]{2})?$")
 #: Every option key the unified API understands (image fields are handled by the request parser).
 OPTION_KEYS = frozenset({
     "format", "channels", "size", "crop", "crop_margin", "bg_color", "despill",
-    "provider", "providers", "fallback", "policy", "routing_key",
+    "provider", "providers", "fallback", "policy", "routing_key", "experiment",
 })
 
 
@@ -37,6 +37,7 @@ class RequestOptions(msgspec.Struct, frozen=True):
     fallback: bool | None = None
     policy: str | None = None
     routing_key: str | None = None
+    experiment: str | None = None
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -139,4 +140,5 @@ def parse_options(
         fallback=parse_bool("fallback", values["fallback"]) if "fallback" in values else None,
         policy=policy,
         routing_key=values.get("routing_key", "").strip() or None,
+        experiment=values.get("experiment", "").strip() or None,
     )

@@ -13,8 +13,8 @@ from gateway.api.inputs import read_removal_input
 from gateway.api.options import RequestOptions
 from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_response
+from gateway.compare.experiments import experiment_headers, handle_with_experiment
 from gateway.errors import InvalidOption
-from gateway.handling import handle_removal
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 
@@ -56,9 +56,9 @@ async def remove_background(request: Request) -> Response[bytes]:
     image = removal_input.image
     if image is None:
         image = await runtime.fetch_url(removal_input.image_url or "")
-    served = await handle_removal(
-        runtime, request.headers, client, image, removal_input.trimap, opts.output,
-        route_hints(request, opts), request_id,
+    served = await handle_with_experiment(
+        runtime, request.headers, opts.experiment, client, image, removal_input.trimap,
+        opts.output, route_hints(request, opts), request_id,
     )
     removal = served.removal
     request.scope["state"]["log"] = {
@@ -77,6 +77,7 @@ async def remove_background(request: Request) -> Response[bytes]:
     response = removal_response(request, removal, request_id)
     response.headers.update(rate_headers)
     response.headers["X-Cache"] = "hit" if served.cache_hit else "miss"
+    response.headers.update(experiment_headers(served))
     return response
 
 

@@ -13,12 +13,14 @@ import hashlib
 import random
 import time
 import weakref
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
 import msgspec
 import structlog
+from litestar import Litestar
 
 from gateway.auth import Client
 from gateway.compare.config import ExperimentSettings
@@ -187,6 +189,26 @@ async def run_shadow(runtime: Runtime, call: ShadowCall) -> None:
     outcome = "unscored" if agreed is None else "compared"
     await stats.record_shadow(call.experiment, call.variant, call.shadow, outcome, agreed,
                               removal.cost)
+
+
+async def drain_shadows(runtime: Runtime, timeout_s: float = 30.0) -> None:
+    """Wait for `runtime`'s shadow calls in flight (call before its providers close)."""
+    runner = _RUNNERS.get(runtime)
+    if runner is not None:
+        await runner.drain(timeout_s)
+
+
+def shadow_lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A Litestar lifespan, listed after `runtime.lifespan`, that drains shadows at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await drain_shadows(runtime, runtime.settings.server.shutdown_grace_s)
+
+    return lifespan
 
 
 def _state(runtime: Runtime) -> StateBackend:

@@ -20,7 +20,7 @@ GROUND_TRUTH_FILES = ("ground_truth", "ground_truth_file")
 GROUND_TRUTH_BASE64 = "ground_truth_base64"
 COMPARE_KEYS = frozenset({"sheet", "tile"})
 #: Routing options that make no sense when every provider is pinned in turn.
-_REFUSED = frozenset({"provider", "policy", "fallback"})
+_REFUSED = frozenset({"provider", "policy", "fallback", "experiment"})
 _INPUT_KEYS = frozenset({
     *IMAGE_FIELDS, *BASE64_FIELDS, "image_url", "trimap_file", "trimap_base64",
     *GROUND_TRUTH_FILES, GROUND_TRUTH_BASE64,

@@ -32,6 +32,8 @@ _SHADOW_WEIGHT = 0.5
 _MIN_CONTRAST = 14.0
 _GRABCUT_LONG_SIDE = 400
 _GRABCUT_ITERATIONS = 5
+#: GrabCut's colour models need this many candidate foreground pixels to start.
+_MIN_GRABCUT_SAMPLES = 64
 #: Width (share of the longer side) of the ring GrabCut starts as "probably background".
 _GRABCUT_RING = 0.15
 #: GrabCut parts smaller than this share of the largest part are clutter, not product.
@@ -144,6 +146,8 @@ def grabcut_foreground(rgb: np.ndarray) -> np.ndarray:
     # model with more than the thin border, which helps most on busy scenes.
     mask[border_strip(height, width, _GRABCUT_RING)] = cv2.GC_PR_BGD
     mask[border_strip(height, width)] = cv2.GC_BGD
+    if (mask == cv2.GC_PR_FGD).sum() < _MIN_GRABCUT_SAMPLES:
+        return np.zeros(rgb.shape[:2], bool)  # too small to hold a product inside the border
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
     cv2.grabCut(np.ascontiguousarray(small), mask, None, bgd_model, fgd_model,
@@ -163,7 +167,7 @@ def _normalized_blur(image: np.ndarray, weight: np.ndarray,
     return numerator / np.maximum(mass, 1e-6)[..., None], mass
 
 
-def _band_alpha(image: np.ndarray, inner: np.ndarray, outer: np.ndarray, hard: np.ndarray,
+def _band_alpha(image: np.ndarray, inner: np.ndarray, outer: np.ndarray, fallback: np.ndarray,
                 radius: int, backdrop_rgb: np.ndarray | None) -> np.ndarray:
     """Alpha (float32 0..1) from projecting each pixel on its local background->foreground line."""
     sigma = 2.0 * radius
@@ -171,18 +175,22 @@ def _band_alpha(image: np.ndarray, inner: np.ndarray, outer: np.ndarray, hard: n
     if backdrop_rgb is None:
         bg_colour, bg_mass = _normalized_blur(image, ~outer, sigma)
     else:
-        bg_colour, bg_mass = backdrop_rgb, np.ones(hard.shape, np.float32)
+        bg_colour, bg_mass = backdrop_rgb, np.ones(fallback.shape, np.float32)
     line = fg_colour - bg_colour
     length_sq = np.sum(line * line, axis=-1)
     projection = np.sum((image - bg_colour) * line, axis=-1) / np.maximum(length_sq, 1e-6)
-    feather = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), max(0.5, radius / 2))
     usable = (length_sq > _MIN_CONTRAST**2) & (fg_mass > 1e-3) & (bg_mass > 1e-3)
-    return np.where(usable, np.clip(projection, 0.0, 1.0), feather)
+    return np.where(usable, np.clip(projection, 0.0, 1.0), fallback)
 
 
 def refine_edges(rgb: np.ndarray, hard: np.ndarray, radius: int,
-                 backdrop_rgb: np.ndarray | None = None) -> np.ndarray:
-    """Soft matte: `hard` inside and out, colour-line projection in a band of `radius` px."""
+                 backdrop_rgb: np.ndarray | None = None,
+                 ramp: np.ndarray | None = None) -> np.ndarray:
+    """Soft matte: `hard` inside and out, colour-line projection in a band of `radius` px.
+
+    Where the local foreground and background colours are too close to project on, the band
+    takes `ramp` (a soft key, 0..1) or, without one, a feathered `hard`.
+    """
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     hard_u8 = hard.astype(np.uint8)
     inner = cv2.erode(hard_u8, kernel).astype(bool)
@@ -196,7 +204,11 @@ def refine_edges(rgb: np.ndarray, hard: np.ndarray, radius: int,
     pad = 6 * radius + 1
     box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad),
            slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
-    alpha = _band_alpha(rgb[box].astype(np.float32), inner[box], outer[box], hard[box], radius,
+    if ramp is None:
+        fallback = cv2.GaussianBlur(hard[box].astype(np.float32), (0, 0), max(0.5, radius / 2))
+    else:
+        fallback = ramp[box]
+    alpha = _band_alpha(rgb[box].astype(np.float32), inner[box], outer[box], fallback, radius,
                         None if backdrop_rgb is None else backdrop_rgb[box])
     soft = (alpha * 255 + 0.5).astype(np.uint8)
     matte[box] = np.where(band[box], soft, matte[box])
@@ -226,8 +238,11 @@ class ClassicEngine:
         fit = fit_border(lab, rgb.astype(np.float32))
         if fit.is_backdrop:
             threshold = max(_MIN_KEY, 4.0 * fit.noise)
-            hard = key_foreground(key_distance(lab, fit.lab), threshold)
-            return refine_edges(rgb, hard, radius, fit.rgb)
+            distance = key_distance(lab, fit.lab)
+            hard = key_foreground(distance, threshold)
+            # Soft key: 0 at half the threshold, 1 at one and a half times it.
+            ramp = np.clip(distance / threshold - 0.5, 0.0, 1.0)
+            return refine_edges(rgb, hard, radius, fit.rgb, ramp)
         hard = grabcut_foreground(rgb)
         scale = max(1, round(long_side / _GRABCUT_LONG_SIDE))
         return refine_edges(rgb, hard, radius + scale)

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pytest
 from litestar import Litestar
@@ -17,22 +16,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.app import create_app
-from gateway.compare.config import ExperimentSettings
 from gateway.compare.routes import COMPARE_ROUTES
 from gateway.settings import Settings, parse_settings
 from providers.base import Provider
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-if "experiments" in Settings.__struct_fields__:
-    SettingsWithExperiments: type[Settings] = Settings
-else:
-    # Until the lead adds `experiments` to Settings: the same settings plus that one field.
-    class _WithExperiments(Settings, frozen=True):
-        experiments: dict[str, ExperimentSettings] = msgspec.field(default_factory=dict)
-
-    SettingsWithExperiments = _WithExperiments
-
 
 def compare_settings(
     tmp_path: Path, providers: Mapping[str, Any], experiments: Mapping[str, Any] | None = None,
@@ -45,13 +33,9 @@ def compare_settings(
         "cache": {"enabled": False},
         **(extra or {}),
     }
-    settings = parse_settings(data)
-    if not experiments:
-        return settings
-    converted = msgspec.convert(dict(experiments), dict[str, ExperimentSettings])
-    fields = {name: getattr(settings, name) for name in Settings.__struct_fields__}
-    fields["experiments"] = converted
-    return SettingsWithExperiments(**fields)
+    if experiments:
+        data["experiments"] = dict(experiments)
+    return parse_settings(data)
 
 
 def fake_configs(*names: str) -> dict[str, dict[str, str]]:

@@ -1,4 +1,4 @@
-"""Fixtures: one sandbox for the package (reset before each test), Redis prefixes, an HTTP client."""
+"""Fixtures: one sandbox for the package (reset before each test), Redis prefixes, a client."""
 
 from __future__ import annotations
 
@@ -26,12 +26,16 @@ def sandbox() -> Iterator[SandboxUrls]:
 
 @pytest.fixture(autouse=True)
 def _reset_sandbox(request: pytest.FixtureRequest) -> None:
-    """Clear logs, faults, credits and windows before each test that uses the sandbox."""
-    if "sandbox" not in request.fixturenames:
+    """Clear logs, faults, credits and windows before each test that uses the sandbox.
+
+    A module that never reads the logs nor sets faults opts out with `RESET_SANDBOX = False`.
+    """
+    if "sandbox" not in request.fixturenames or not getattr(request.module, "RESET_SANDBOX", True):
         return
     urls: SandboxUrls = request.getfixturevalue("sandbox")
-    for base in (urls.withoutbg, urls.backgrounderase, urls.backgroundcut):
-        httpx.post(f"{base}/_sandbox/reset").raise_for_status()
+    with httpx.Client() as client:
+        for base in (urls.withoutbg, urls.backgrounderase, urls.backgroundcut):
+            client.post(f"{base}/_sandbox/reset").raise_for_status()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.settings import Settings
 from sandbox.server import SandboxUrls
 from tests.integration.kit import (
     attempts,
@@ -30,7 +31,7 @@ ROUTING = {"allowed_fails": 3, "fail_window_s": 60, "cooldown_s": 30, "max_attem
 
 
 def _pair(sandbox: SandboxUrls, tmp_path: Path, routing: dict[str, Any] | None = None,
-          **withoutbg_fields: Any) -> Any:
+          **withoutbg_fields: Any) -> Settings:
     """Settings: withoutbg (priority 10) then backgrounderase (priority 20), nothing else."""
     providers = {
         "withoutbg": withoutbg(sandbox, **withoutbg_fields),

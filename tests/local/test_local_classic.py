@@ -114,3 +114,9 @@ def test_large_input_is_worked_at_long_side_and_returned_full_size() -> None:
 def test_blank_image_has_no_foreground() -> None:
     blank = np.full((120, 160, 3), 240, np.uint8)
     assert ClassicEngine().matte(blank).max() == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (1, 100), (9, 300), (24, 24)])
+def test_tiny_and_noisy_inputs_give_a_matte_of_their_size(shape: tuple[int, int]) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (*shape, 3)).astype(np.uint8)
+    assert ClassicEngine().matte(noise).shape == shape

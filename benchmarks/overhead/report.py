@@ -1,0 +1,126 @@
+"""Markdown tables, goal verdicts and the latency plot of the overhead section."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from benchmarks.common import table
+from benchmarks.overhead.load import WrkResult
+from benchmarks.overhead.profiling import Hotspot
+from benchmarks.overhead.timing import TimingSample
+
+GOAL_P50_MS, GOAL_P99_MS, GOAL_THROUGHPUT, GOAL_AT = 2.0, 10.0, 0.70, 16
+
+
+class Pair(msgspec.Struct, frozen=True):
+    """The same load sent directly to the upstream and through the gateway."""
+
+    concurrency: int
+    direct: WrkResult
+    gateway: WrkResult
+
+    def added_ms(self, attribute: str) -> float:
+        """Gateway minus direct latency for `p50_us`, `p90_us` or `p99_us`, in ms."""
+        return (getattr(self.gateway, attribute) - getattr(self.direct, attribute)) / 1000
+
+    @property
+    def throughput_ratio(self) -> float:
+        """Gateway req/s as a share of direct req/s."""
+        return self.gateway.rps / self.direct.rps if self.direct.rps else 0.0
+
+
+def results_table(pairs: Sequence[Pair]) -> str:
+    """One row per concurrency and target, plus the difference row."""
+    rows: list[list[object]] = []
+    for pair in pairs:
+        for label, run in (("direct", pair.direct), ("gateway", pair.gateway)):
+            rows.append([pair.concurrency, label, f"{run.rps:.0f}", run.p50_us / 1000,
+                         run.p90_us / 1000, run.p99_us / 1000, run.errors])
+        rows.append([pair.concurrency, "**added**", f"{pair.throughput_ratio:.0%} of direct",
+                     pair.added_ms("p50_us"), pair.added_ms("p90_us"), pair.added_ms("p99_us"),
+                     ""])
+    return table(["conc.", "target", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors"], rows)
+
+
+def goals(pairs: Sequence[Pair]) -> str:
+    """Verdicts for the three goals at concurrency 16."""
+    pair = next((p for p in pairs if p.concurrency == GOAL_AT), None)
+    if pair is None:
+        return "Goals not checked: no run at concurrency 16."
+    checks = [
+        (f"added p50 ≤ {GOAL_P50_MS:g} ms", f"{pair.added_ms('p50_us'):.2f} ms",
+         pair.added_ms("p50_us") <= GOAL_P50_MS),
+        (f"added p99 ≤ {GOAL_P99_MS:g} ms", f"{pair.added_ms('p99_us'):.2f} ms",
+         pair.added_ms("p99_us") <= GOAL_P99_MS),
+        (f"gateway req/s ≥ {GOAL_THROUGHPUT:.0%} of direct", f"{pair.throughput_ratio:.0%}",
+         pair.throughput_ratio >= GOAL_THROUGHPUT),
+    ]
+    return table(["goal (concurrency 16)", "measured", "met"],
+                 [[goal, value, "yes" if ok else "**no**"] for goal, value, ok in checks])
+
+
+def timing_check(sample: TimingSample, pairs: Sequence[Pair]) -> str:
+    """Compare the gateway's own `Server-Timing` overhead with the measured difference at c=1."""
+    single = next((p for p in pairs if p.concurrency == 1), None)
+    measured = single.added_ms("p50_us") if single else float("nan")
+    share = sample.overhead_p50 / measured if measured > 0 else float("nan")
+    return "\n".join([
+        f"{sample.count} sequential requests after the load (httpx, one at a time): "
+        f"`Server-Timing` overhead p50 **{sample.overhead_p50:.2f} ms** (p90 "
+        f"{sample.overhead_p90:.2f}), total p50 {sample.total_p50:.2f} ms, provider p50 "
+        f"{sample.provider_p50:.2f} ms; client wall time p50 {sample.wall_p50:.2f} ms; "
+        f"`X-Emulated` seen: {', '.join(sample.emulated) or 'none (pass-through)'}.",
+        "",
+        f"Measured added p50 at concurrency 1 (wrk): **{measured:.2f} ms**; the header accounts "
+        f"for {share:.0%} of it. The header starts when the request reaches the app (after the "
+        "HTTP server parsed it) and counts the upstream call, including the gateway's own HTTP "
+        "client work, as `provider`; the extra loopback hop and the client time are not in it.",
+    ])
+
+
+def hotspot_table(own: Sequence[Hotspot], inclusive: Sequence[Hotspot], busy: int) -> str:
+    """Top frames by self time and selected inclusive frames from the py-spy samples."""
+    rows = [[f"{h.share:.1%}", f"`{h.frame}`"] for h in own]
+    ours = [h for h in inclusive if any(k in h.frame for k in ("gateway/", "providers/",
+                                                               "httpx", "httpcore", "h11",
+                                                               "multipart", "structlog",
+                                                               "sqlite", "ledger", "PIL"))]
+    return "\n\n".join([
+        f"{busy} busy samples (all threads; idle waits left out).",
+        "Self time (where samples ended):\n\n" + table(["share", "frame"], rows),
+        "Inclusive time of gateway, client and image frames:\n\n"
+        + table(["share", "frame"], [[f"{h.share:.1%}", f"`{h.frame}`"] for h in ours[:20]]),
+    ])
+
+
+def plot(path: Path, pairs: Sequence[Pair]) -> Path:
+    """One panel per concurrency: p50/p90/p99 latency bars, direct vs gateway (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.8), dpi=110,
+                                squeeze=False)
+    labels = ("p50", "p90", "p99")
+    for axis, pair in zip(axes[0], pairs, strict=True):
+        for offset, (name, run) in enumerate((("direct", pair.direct),
+                                              ("gateway", pair.gateway))):
+            values = [run.p50_us / 1000, run.p90_us / 1000, run.p99_us / 1000]
+            axis.bar([i + (offset - 0.5) * 0.38 for i in range(3)], values, width=0.38,
+                     label=name)
+        axis.set_xticks(range(3), labels)
+        axis.set_yscale("log")
+        axis.set_title(f"concurrency {pair.concurrency}")
+        axis.set_ylabel("latency (ms)")
+        axis.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    figure.suptitle("Latency: direct to the instant upstream vs through the gateway")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
