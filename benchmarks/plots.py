@@ -33,3 +33,30 @@ def bar_chart(
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def stacked_bars(
+    path: Path, title: str, bars: Sequence[str], layers: Mapping[str, Sequence[float]],
+    ylabel: str,
+) -> Path:
+    """One bar per entry of `bars`, each stacked from `layers` (same length as `bars`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 4.5), dpi=110)
+    bottoms = [0.0] * len(bars)
+    for label, values in layers.items():
+        axes.bar(range(len(bars)), list(values), bottom=bottoms, label=label)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    axes.set_xticks(range(len(bars)), list(bars), fontsize="small")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize="small", ncol=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path

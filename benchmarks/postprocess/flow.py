@@ -68,10 +68,10 @@ class FlowTiming(msgspec.Struct, frozen=True):
         return self.flow_s / self.floor_s
 
 
-def mask_result(data: bytes, matte_png: Callable[[int, int], bytes]) -> ProviderResult:
-    """A vendor-like mask answer at the proxy size of the image in `data`."""
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = proxy_size(image.width, image.height, _PROXY.proxy_long_side)
+def mask_result(image_width: int, image_height: int, matte_png: Callable[[int, int], bytes]
+                ) -> ProviderResult:
+    """A vendor-like mask answer at the proxy size of an image of the given size."""
+    width, height = proxy_size(image_width, image_height, _PROXY.proxy_long_side)
     return ProviderResult(data=matte_png(width, height), media_type="image/png", kind="mask",
                           provider="bench")
 
@@ -148,7 +148,8 @@ def measure(path: Path, megapixels: int, output_format: OutputFormat, repeats: i
             matte_png: Callable[[int, int], bytes]) -> FlowTiming:
     """Median timings over `repeats` interleaved runs of flow, steps and floor."""
     data = path.read_bytes()
-    result = mask_result(data, matte_png)
+    with Image.open(io.BytesIO(data)) as image:
+        result = mask_result(image.width, image.height, matte_png)
     flows, floors_decode, floors_encode = [], [], []
     steps: dict[str, list[float]] = {name: [] for name in (*STEPS, "other")}
     for _ in range(repeats):

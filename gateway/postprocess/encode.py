@@ -34,15 +34,18 @@ def _save(image: Image.Image, output_format: OutputFormat, lossless: bool) -> by
     return buffer.getvalue()
 
 
-def encode(frame: Frame, output_format: OutputFormat, channels: Channels) -> bytes:
-    """Encode `frame`: RGBA (or flattened RGB for jpg), or the single-channel matte."""
+def encode(
+    frame: Frame, output_format: OutputFormat, channels: Channels, opaque: bool = False
+) -> bytes:
+    """Encode `frame`: RGBA (RGB for jpg or an `opaque` frame), or the single-channel matte."""
     if channels == "alpha":
         matte = Image.fromarray(np.ascontiguousarray(frame.alpha))
         if output_format == "webp":
             # WebP has no grayscale mode: a lossless RGB image that looks grey.
             return _save(matte.convert("RGB"), output_format, lossless=True)
         return _save(matte, output_format, lossless=True)
-    if output_format in ALPHA_FORMATS:
+    # An opaque bg_color leaves nothing transparent: RGB, as the vendors that do it natively send.
+    if output_format in ALPHA_FORMATS and not opaque:
         image = Image.fromarray(np.dstack((frame.rgb, frame.alpha)))
     else:
         image = Image.fromarray(np.ascontiguousarray(frame.rgb))

@@ -207,7 +207,8 @@ def postprocess(original: bytes, result: ProviderResult, job: PostprocessJob) ->
     del matte, trimap
     check_deadline(job.deadline)
     options = job.options
-    data = encode(frame, options.format, options.channels)
+    opaque = options.bg_color is not None and options.bg_color[3] == 255
+    data = encode(frame, options.format, options.channels, opaque)
     emulated = tuple(n for n in EMULATION_ORDER if n in applied and n in job.emulate)
     return ProcessedImage(
         data=data, media_type=MEDIA_TYPES[options.format],

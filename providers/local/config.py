@@ -15,5 +15,5 @@ class LocalConfig(ProviderConfig, frozen=True, tag="local", tag_field="type"):
     """Which local engine computes the matte; `classic` needs no model weights."""
     work_long_side: int = 1024
     """Long side of the working copy the coarse matte is computed on."""
-    matting_max_pixels: int = 1_000_000
+    matting_max_pixels: int = 250_000
     """Cap on the pixels of the trimap band solved by closed-form matting (bounds memory)."""
