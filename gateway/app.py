@@ -39,4 +39,5 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),
         state=State({"runtime": runtime}),
         debug=False,
+        logging_config=None,  # gateway.logging configures structlog and stdlib logging
     )
