@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 import time
@@ -30,8 +31,6 @@ SECTIONS: tuple[str, ...] = (
 
 
 def _header(settings: BenchSettings) -> str:
-    import os
-
     import numpy
     import PIL
 
@@ -54,7 +53,7 @@ def run_sections(settings: BenchSettings, modules: Sequence[str]) -> tuple[str, 
     for number, module_name in enumerate(modules, start=1):
         module = importlib.import_module(module_name)
         print(f"[bench] {number}. {module.TITLE} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
+        started, load_before = time.perf_counter(), os.getloadavg()[0]
         try:
             body = module.run(settings)
         except Exception:
@@ -62,7 +61,8 @@ def run_sections(settings: BenchSettings, modules: Sequence[str]) -> tuple[str, 
             body = "**Section failed:**\n\n```\n" + traceback.format_exc() + "```"
         elapsed = time.perf_counter() - started
         print(f"[bench] {number}. done in {elapsed:.0f} s", file=sys.stderr, flush=True)
-        parts.append(f"## {number}. {module.TITLE}\n\n_{elapsed:.0f} s._\n\n{body.strip()}")
+        load = f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        parts.append(f"## {number}. {module.TITLE}\n\n_{elapsed:.0f} s; {load}._\n\n{body.strip()}")
     return "\n\n".join(parts) + "\n", ok
 
 

@@ -13,6 +13,9 @@ from benchmarks.overhead.profiling import Hotspot
 from benchmarks.overhead.timing import TimingSample
 
 GOAL_P50_MS, GOAL_P99_MS, GOAL_THROUGHPUT, GOAL_AT = 2.0, 10.0, 0.70, 16
+#: Frames worth listing by inclusive time: ours, the HTTP client, parsing, logging, images.
+_OURS = ("gateway/", "providers/", "httpx/_client", "connection_pool", "h11_impl", "multipart",
+         "structlog", "ledger", "PIL/", "to_thread", "run_in_executor")
 
 
 class Pair(msgspec.Struct, frozen=True):
@@ -21,6 +24,12 @@ class Pair(msgspec.Struct, frozen=True):
     concurrency: int
     direct: WrkResult
     gateway: WrkResult
+    upstream_cpu_direct_ms: float
+    """Upstream CPU per request when called directly."""
+    upstream_cpu_via_gateway_ms: float
+    """Upstream CPU per request when called by the gateway."""
+    gateway_cpu_ms: float
+    """Gateway CPU (all threads) per request."""
 
     def added_ms(self, attribute: str) -> float:
         """Gateway minus direct latency for `p50_us`, `p90_us` or `p99_us`, in ms."""
@@ -36,13 +45,20 @@ def results_table(pairs: Sequence[Pair]) -> str:
     """One row per concurrency and target, plus the difference row."""
     rows: list[list[object]] = []
     for pair in pairs:
-        for label, run in (("direct", pair.direct), ("gateway", pair.gateway)):
-            rows.append([pair.concurrency, label, f"{run.rps:.0f}", run.p50_us / 1000,
-                         run.p90_us / 1000, run.p99_us / 1000, run.errors])
+        rows.append([pair.concurrency, "direct", f"{pair.direct.rps:.0f}",
+                     pair.direct.p50_us / 1000, pair.direct.p90_us / 1000,
+                     pair.direct.p99_us / 1000, pair.direct.errors,
+                     f"upstream {pair.upstream_cpu_direct_ms:.2f}"])
+        rows.append([pair.concurrency, "gateway", f"{pair.gateway.rps:.0f}",
+                     pair.gateway.p50_us / 1000, pair.gateway.p90_us / 1000,
+                     pair.gateway.p99_us / 1000, pair.gateway.errors,
+                     f"gateway {pair.gateway_cpu_ms:.2f} + upstream "
+                     f"{pair.upstream_cpu_via_gateway_ms:.2f}"])
         rows.append([pair.concurrency, "**added**", f"{pair.throughput_ratio:.0%} of direct",
                      pair.added_ms("p50_us"), pair.added_ms("p90_us"), pair.added_ms("p99_us"),
-                     ""])
-    return table(["conc.", "target", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors"], rows)
+                     "", ""])
+    return table(["conc.", "target", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors",
+                  "CPU ms / request"], rows)
 
 
 def goals(pairs: Sequence[Pair]) -> str:
@@ -84,10 +100,8 @@ def timing_check(sample: TimingSample, pairs: Sequence[Pair]) -> str:
 def hotspot_table(own: Sequence[Hotspot], inclusive: Sequence[Hotspot], busy: int) -> str:
     """Top frames by self time and selected inclusive frames from the py-spy samples."""
     rows = [[f"{h.share:.1%}", f"`{h.frame}`"] for h in own]
-    ours = [h for h in inclusive if any(k in h.frame for k in ("gateway/", "providers/",
-                                                               "httpx", "httpcore", "h11",
-                                                               "multipart", "structlog",
-                                                               "sqlite", "ledger", "PIL"))]
+    ours = [h for h in inclusive
+            if any(k in h.frame for k in _OURS) and "gateway/cli.py" not in h.frame]
     return "\n\n".join([
         f"{busy} busy samples (all threads; idle waits left out).",
         "Self time (where samples ended):\n\n" + table(["share", "frame"], rows),

@@ -9,8 +9,11 @@ pixel work. `wrk` sends the same ~100 KB JPEG multipart body to both.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -25,6 +28,7 @@ from benchmarks.overhead.servers import (
     UPSTREAM_PATH,
     Layout,
     Running,
+    cpu_seconds,
     default_layout,
     running_servers,
 )
@@ -49,10 +53,10 @@ def _check_pass_through(running: Running, body: bytes) -> str:
             f"X-Provider `{response.headers.get('x-provider')}`, X-Emulated empty")
 
 
-def _measure(wrk: str, running: Running, settings: BenchSettings, layout: Layout,
+def _measure(wrk: str, running: Running, workdir: Path, layout: Layout,
              duration_s: float) -> list[Pair]:
-    workdir = settings.data_dir / "overhead"
     body, script = workdir / "overhead-body.bin", workdir / "overhead.lua"
+    gateway_pid = running.gateway_pids["gateway"]
     targets = (
         (running.upstream_url + UPSTREAM_PATH, BACKGROUNDERASE_KEY),
         (running.gateway_urls["gateway"] + GATEWAY_PATH, None),
@@ -60,25 +64,32 @@ def _measure(wrk: str, running: Running, settings: BenchSettings, layout: Layout
     pairs: list[Pair] = []
     for connections in CONCURRENCY:
         runs: list[WrkResult] = []
+        cpu: list[tuple[float, float]] = []  # (upstream, gateway) CPU ms per request
         for url, key in targets:
             run_wrk(wrk, url, script, body, CONTENT_TYPE, key, connections, WARMUP_S, layout.load)
+            before = (cpu_seconds(running.upstream_pid), cpu_seconds(gateway_pid))
             runs.append(run_wrk(wrk, url, script, body, CONTENT_TYPE, key, connections,
                                 duration_s, layout.load))
+            after = (cpu_seconds(running.upstream_pid), cpu_seconds(gateway_pid))
+            served = max(1, runs[-1].requests)
+            cpu.append(((after[0] - before[0]) * 1000 / served,
+                        (after[1] - before[1]) * 1000 / served))
             print(f"[overhead] c={connections} {url}: {runs[-1].rps:.0f} req/s, p50 "
                   f"{runs[-1].p50_us / 1000:.2f} ms", file=sys.stderr, flush=True)
-        pairs.append(Pair(connections, runs[0], runs[1]))
+        pairs.append(Pair(connections, runs[0], runs[1], upstream_cpu_direct_ms=cpu[0][0],
+                          upstream_cpu_via_gateway_ms=cpu[1][0], gateway_cpu_ms=cpu[1][1]))
     return pairs
 
 
-def _profile(wrk: str, running: Running, settings: BenchSettings, layout: Layout) -> str:
+def _profile(wrk: str, running: Running, workdir: Path, results_dir: Path,
+             layout: Layout) -> str:
     """py-spy the gateway under concurrency-16 load: a flame graph and the top frames."""
     if py_spy() is None:
         return "Profile skipped: py-spy is not installed (`.venv/bin/pip install py-spy`)."
-    workdir = settings.data_dir / "overhead"
     body, script = workdir / "overhead-body.bin", workdir / "overhead.lua"
     url = running.gateway_urls["gateway"] + GATEWAY_PATH
     raw = workdir / "profile.txt"
-    svg = settings.results_dir / "overhead-profile.svg"
+    svg = results_dir / "overhead-profile.svg"
     for output, output_format in ((raw, "raw"), (svg, "flamegraph")):
         sampler = record(running.gateway_pids["gateway"], PROFILE_S, output, output_format)
         time.sleep(0.3)
@@ -86,10 +97,10 @@ def _profile(wrk: str, running: Running, settings: BenchSettings, layout: Layout
         _, errors = sampler.communicate(timeout=60)
         if sampler.returncode != 0 or not output.exists():
             return f"Profile failed (py-spy exit {sampler.returncode}): {errors[-300:]!r}"
-    own, inclusive, busy = hotspots(raw, top=12)
+    own, inclusive, busy = hotspots(raw, top=400)
     return (f"py-spy, {PROFILE_S} s at concurrency 16 (sampling slows the gateway a little). "
             f"Flame graph: [overhead-profile.svg](overhead-profile.svg).\n\n"
-            + hotspot_table(own, inclusive, busy))
+            + hotspot_table(own[:12], inclusive, busy))
 
 
 def _server_stack() -> str:
@@ -106,15 +117,18 @@ def run(settings: BenchSettings) -> str:
                 "(needs root and Debian's package index).")
     duration_s = 3.0 if settings.quick else 6.0
     layout = default_layout()
-    workdir = settings.data_dir / "overhead"
-    body_path, jpeg_bytes, (width, height) = write_body(workdir, settings.seed)
-    write_script(workdir)
-    with running_servers(layout, workdir, {"gateway": workdir / "ledger"}) as running:
-        checked = _check_pass_through(running, body_path.read_bytes())
-        pairs = _measure(wrk, running, settings, layout, duration_s)
-        sample = sample_server_timing(running.gateway_urls["gateway"] + GATEWAY_PATH,
-                                      body_path, 100 if settings.quick else 300)
-        profile = _profile(wrk, running, settings, layout)
+    load = os.getloadavg()[0]
+    # Logs, the ledger and the request body are scratch: nothing of it belongs in the results.
+    with tempfile.TemporaryDirectory(prefix="bg-overhead-") as scratch:
+        workdir = Path(scratch)
+        body_path, jpeg_bytes, (width, height) = write_body(workdir, settings.seed)
+        write_script(workdir)
+        with running_servers(layout, workdir, {"gateway": workdir / "ledger"}) as running:
+            checked = _check_pass_through(running, body_path.read_bytes())
+            pairs = _measure(wrk, running, workdir, layout, duration_s)
+            sample = sample_server_timing(running.gateway_urls["gateway"] + GATEWAY_PATH,
+                                          body_path, 100 if settings.quick else 300)
+            profile = _profile(wrk, running, workdir, settings.results_dir, layout)
     plot(settings.results_dir / "overhead-latency.png", pairs)
     (settings.results_dir / "overhead.json").write_bytes(msgspec.json.format(
         msgspec.json.encode({"pairs": pairs, "server_timing": sample}), indent=2))
@@ -126,7 +140,11 @@ def run(settings: BenchSettings) -> str:
         f"{duration_s:g} s per run. {_server_stack()}. The gateway writes its usage ledger "
         "(SQLite, on disk) and one JSON log line per request.",
         f"**Machine:** gateway, upstream and wrk share this 2-CPU machine; {layout.describe()}. "
-        "The gateway therefore has one core for its event loop and its worker threads.",
+        "The gateway therefore has one core for its event loop and its worker threads. Load "
+        f"average when the section started: {load:.1f} (anything above ~0.5 is other work "
+        "competing for the same two cores, which makes every number here worse and noisier). "
+        "CPU per request is the process's user+system time over the run divided by the "
+        "requests served; it is less sensitive to that competition than latency.",
         results_table(pairs),
         "![latency percentiles](overhead-latency.png)",
         "### Goals\n\n" + goals(pairs),

@@ -48,7 +48,7 @@ STEPS: tuple[str, ...] = tuple(STEP_FUNCTIONS)
 
 
 class FlowTiming(msgspec.Struct, frozen=True):
-    """Median seconds of one size and output format: the flow, its steps and the floor."""
+    """Median CPU seconds (wall too) of one size and format: the flow, its steps, the floor."""
 
     megapixels: int
     format: str
@@ -56,6 +56,8 @@ class FlowTiming(msgspec.Struct, frozen=True):
     steps_s: dict[str, float]
     floor_decode_s: float
     floor_encode_s: float
+    flow_wall_s: float
+    floor_wall_s: float
 
     @property
     def floor_s(self) -> float:
@@ -97,23 +99,24 @@ def run_flow(data: bytes, result: ProviderResult, output_format: OutputFormat) -
     return postprocess(data, result, job_for(output_format)).data
 
 
-def _timed(action: Callable[[], T]) -> tuple[float, T]:
-    started = time.perf_counter()
+def _timed(action: Callable[[], T]) -> tuple[float, float, T]:
+    """(CPU seconds of this process, wall seconds, value) of `action()`."""
+    cpu, wall = time.process_time(), time.perf_counter()
     value = action()
-    return time.perf_counter() - started, value
+    return time.process_time() - cpu, time.perf_counter() - wall, value
 
 
 def flow_steps(data: bytes, result: ProviderResult, output_format: OutputFormat
                ) -> dict[str, float]:
-    """Seconds spent in each step of one real flow run, read from a cProfile of it.
+    """CPU seconds spent in each step of one real flow run, read from a cProfile of it.
 
     The work is in C (Pillow, cv2, numpy), so the profiler's per-call overhead is negligible;
     `other` is the flow time no step function accounts for.
     """
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
+    profiler = cProfile.Profile(time.process_time)
+    started = time.process_time()
     profiler.runcall(run_flow, data, result, output_format)
-    total = time.perf_counter() - started
+    total = time.process_time() - started
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     seconds = dict.fromkeys(STEPS, 0.0)
     for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
@@ -124,8 +127,8 @@ def flow_steps(data: bytes, result: ProviderResult, output_format: OutputFormat
     return seconds
 
 
-def floor(data: bytes, output_format: OutputFormat) -> tuple[float, float]:
-    """(decode s, encode s) of Pillow alone, with the gateway's encoder settings, RGB."""
+def floor(data: bytes, output_format: OutputFormat) -> tuple[float, float, float]:
+    """CPU (decode s, encode s) and wall s of Pillow alone: the gateway's encoder settings, RGB."""
     def decode() -> Image.Image:
         with Image.open(io.BytesIO(data)) as image:
             return image.convert("RGB")
@@ -139,9 +142,9 @@ def floor(data: bytes, output_format: OutputFormat) -> tuple[float, float]:
         else:
             image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=4)
 
-    decode_s, image = _timed(decode)
-    encode_s, _ = _timed(lambda: save(image))
-    return decode_s, encode_s
+    decode_s, decode_wall, image = _timed(decode)
+    encode_s, encode_wall, _ = _timed(lambda: save(image))
+    return decode_s, encode_s, decode_wall + encode_wall
 
 
 def measure(path: Path, megapixels: int, output_format: OutputFormat, repeats: int,
@@ -150,18 +153,22 @@ def measure(path: Path, megapixels: int, output_format: OutputFormat, repeats: i
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as image:
         result = mask_result(image.width, image.height, matte_png)
-    flows, floors_decode, floors_encode = [], [], []
+    flows, flow_walls, floors_decode, floors_encode, floor_walls = [], [], [], [], []
     steps: dict[str, list[float]] = {name: [] for name in (*STEPS, "other")}
     for _ in range(repeats):
-        flows.append(_timed(lambda: run_flow(data, result, output_format))[0])
+        cpu, wall, _ = _timed(lambda: run_flow(data, result, output_format))
+        flows.append(cpu)
+        flow_walls.append(wall)
         for name, value in flow_steps(data, result, output_format).items():
             steps.setdefault(name, []).append(value)
-        decode_s, encode_s = floor(data, output_format)
+        decode_s, encode_s, wall = floor(data, output_format)
         floors_decode.append(decode_s)
         floors_encode.append(encode_s)
+        floor_walls.append(wall)
+    median = statistics.median
     return FlowTiming(
-        megapixels=megapixels, format=output_format, flow_s=statistics.median(flows),
-        steps_s={name: statistics.median(values) for name, values in steps.items() if values},
-        floor_decode_s=statistics.median(floors_decode),
-        floor_encode_s=statistics.median(floors_encode),
+        megapixels=megapixels, format=output_format, flow_s=median(flows),
+        steps_s={name: median(values) for name, values in steps.items() if values},
+        floor_decode_s=median(floors_decode), floor_encode_s=median(floors_encode),
+        flow_wall_s=median(flow_walls), floor_wall_s=median(floor_walls),
     )

@@ -2,11 +2,12 @@
 
     python -m benchmarks.postprocess.memory IMAGE [--format png] [--flow]
 
-Imports everything and builds the vendor-like mask answer first, then takes `ru_maxrss` as the
-baseline, reads the image and runs `gateway.postprocess.postprocess` (with `--flow` also the
-upload validation and the 1024 px proxy before it). Prints one JSON object: baseline, peak and
-delta in MB, and the RSS high-water mark seen while each gateway/providers function was on top
-of the stack (a 2 ms sampling thread; the peak itself is the kernel's `ru_maxrss`).
+Imports everything and builds the vendor-like mask answer first, then takes the peak RSS
+(VmHWM; `ru_maxrss` where there is no /proc) as the baseline, reads the image and runs
+`gateway.postprocess.postprocess` (with `--flow` also the upload validation and the 1024 px
+proxy before it). Prints one JSON object: baseline, peak and delta in MB, and the RSS
+high-water mark seen while each gateway/providers function was innermost on the stack (a 2 ms
+sampling thread; the peak itself is the kernel's).
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def _rss_bytes() -> int:
 
 
 def _maxrss_bytes() -> int:
+    """This process's peak RSS: VmHWM, else `ru_maxrss`.
+
+    `ru_maxrss` survives fork + exec, so a child of a large parent reports the parent's peak
+    until it exceeds it; VmHWM belongs to the new address space and starts fresh at exec.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
