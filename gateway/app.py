@@ -41,3 +41,13 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         debug=False,
         logging_config=None,  # gateway.logging configures structlog and stdlib logging
     )
+
+
+def create_app_from_env() -> Litestar:
+    """App factory for uvicorn worker processes: config from `BG_GATEWAY_CONFIG`."""
+    from gateway.logging import configure_logging
+    from gateway.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.server.log_format)
+    return create_app(settings)

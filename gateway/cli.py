@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -96,14 +97,21 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; handling it here
     # makes that graceful shutdown a clean exit (code 0) instead of "killed by SIGTERM".
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.server.host,
-        port=args.port or settings.server.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.server.shutdown_grace_s),
-    )
+    common = {
+        "host": args.host or settings.server.host,
+        "port": args.port or settings.server.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.server.shutdown_grace_s),
+    }
+    if settings.server.workers > 1:
+        # Worker processes import the app themselves; they find the config through the env.
+        if args.config:
+            os.environ["BG_GATEWAY_CONFIG"] = str(Path(args.config).resolve())
+        uvicorn.run("gateway.app:create_app_from_env", factory=True,
+                    workers=settings.server.workers, **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     return 0
 
 

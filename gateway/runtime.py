@@ -82,7 +82,8 @@ class Runtime:
             log.info("provider_disabled", provider=name, reason=why)
         self.state = await open_state(settings.state)
         self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Keep every pooled connection alive: closing and reopening them under load costs more.
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
             follow_redirects=False,
         )
         if self._injected is not None:

@@ -38,6 +38,8 @@ class ServerSettings(_Section, frozen=True):
     max_megapixels: float = 50.0
     log_format: Literal["auto", "json", "console"] = "auto"
     shutdown_grace_s: float = 30.0
+    workers: int = 1
+    """Worker processes; more than one needs `[state] backend = "redis"` (shared limits)."""
 
 
 class RoutingSettings(_Section, frozen=True):
@@ -156,6 +158,9 @@ def _check(settings: Settings) -> None:
         (settings.server.max_upload_bytes > 0, "server.max_upload_bytes", "must be > 0"),
         (settings.server.max_megapixels > 0, "server.max_megapixels", "must be > 0"),
         (0 < settings.server.port < 65536, "server.port", "must be 1-65535"),
+        (settings.server.workers >= 1, "server.workers", "must be >= 1"),
+        (settings.server.workers == 1 or settings.state.backend == "redis", "server.workers",
+         "more than one worker needs [state] backend = \"redis\" (rate limits, cooldowns)"),
         (settings.routing.max_attempts >= 1, "routing.max_attempts", "must be >= 1"),
         (settings.routing.request_timeout_s > 0, "routing.request_timeout_s", "must be > 0"),
         (0 <= settings.routing.exploration < 1, "routing.exploration", "must be in [0, 1)"),
