@@ -34,6 +34,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table; floats are shown with 3 significant decimals."""
     def cell(value: object) -> str:
         if isinstance(value, float):
+            if value != value:  # NaN: not measured for this row
+                return "—"
             return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
         return str(value)
 

@@ -45,7 +45,7 @@ def stacked_bars(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(9, 4.5), dpi=110)
+    figure, axes = plt.subplots(figsize=(10, 4.5), dpi=110)
     bottoms = [0.0] * len(bars)
     for label, values in layers.items():
         axes.bar(range(len(bars)), list(values), bottom=bottoms, label=label)
@@ -54,7 +54,7 @@ def stacked_bars(
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize="small", ncol=2)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

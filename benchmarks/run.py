@@ -76,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_numba_cache()
     settings = BenchSettings(results_dir=args.results, quick=args.quick, seed=args.seed)
-    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Generated inputs are large and reproducible from the seed: keep them out of git.
+    (settings.data_dir / ".gitignore").write_text("*\n", encoding="utf-8")
     modules = list(SECTIONS)
     if args.only:
         wanted = {name.strip() for name in args.only.split(",") if name.strip()}

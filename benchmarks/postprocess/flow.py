@@ -23,7 +23,7 @@ import msgspec
 from PIL import Image
 
 from gateway.postprocess import PostprocessJob, inspect_image, postprocess
-from gateway.postprocess.encode import JPEG_QUALITY, PNG_COMPRESS_LEVEL, WEBP_QUALITY
+from gateway.postprocess.encode import _save
 from providers.base import OutputFormat, OutputOptions, ProviderRequest, ProviderResult
 from providers.images import proxy_size
 from providers.withoutbg import prepare_upload
@@ -128,22 +128,15 @@ def flow_steps(data: bytes, result: ProviderResult, output_format: OutputFormat
 
 
 def floor(data: bytes, output_format: OutputFormat) -> tuple[float, float, float]:
-    """CPU (decode s, encode s) and wall s of Pillow alone: the gateway's encoder settings, RGB."""
+    """CPU (decode s, encode s) and wall s of Pillow alone, RGB, with the gateway's encoder."""
     def decode() -> Image.Image:
         with Image.open(io.BytesIO(data)) as image:
             return image.convert("RGB")
 
-    def save(image: Image.Image) -> None:
-        buffer = io.BytesIO()
-        if output_format == "png":
-            image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        elif output_format == "jpg":
-            image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        else:
-            image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=4)
-
     decode_s, decode_wall, image = _timed(decode)
-    encode_s, encode_wall, _ = _timed(lambda: save(image))
+    # The gateway's own Pillow save call (private on purpose: the floor must use exactly the
+    # encoder settings the flow uses, whatever they are changed to).
+    encode_s, encode_wall, _ = _timed(lambda: _save(image, output_format, lossless=False))
     return decode_s, encode_s, decode_wall + encode_wall
 
 

@@ -110,17 +110,20 @@ def _memory_section(data_dir: Path, seed: int) -> tuple[str, bool]:
             ok &= met or flow
             goal = ("met" if met else "**missed**") if not flow else "(extra: whole flow)"
             rows.append([megapixels, "validate + proxy + postprocess" if flow else "postprocess",
-                         delta, result["peak_mb"], result["baseline_mb"], result["seconds"],
-                         goal])
+                         f"{delta:.0f}", f"{result['peak_mb']:.0f}",
+                         f"{result['baseline_mb']:.0f}", result["seconds"], goal])
             if megapixels == MEMORY_SIZES[-1] and not flow:
                 largest = result
     header = ["MP", "work", "peak − baseline MB", "peak MB", "baseline MB", "s", "goal"]
     by_function = largest.get("by_function_mb", {})
-    function_rows = [[name, mb] for name, mb in list(by_function.items())[:8]]  # type: ignore[union-attr]
+    function_rows = [[f"`{name}`", f"{mb:.0f}"]
+                     for name, mb in list(by_function.items())[:8]]  # type: ignore[union-attr]
     text = "\n\n".join([
-        "Each row is a fresh process: `ru_maxrss` after imports is the baseline, then the JPEG "
+        "Each row is a fresh process: its peak RSS after imports is the baseline, then the JPEG "
         "is read and `gateway.postprocess.postprocess` runs on a 1024 px mask answer "
-        f"(PNG out). Goal: {MEMORY_SIZES[-1]} MP under {MEMORY_GOAL_MB} MB.",
+        f"(PNG out). Goal: {MEMORY_SIZES[-1]} MP under {MEMORY_GOAL_MB} MB. Peak RSS is the "
+        "process's VmHWM, not `ru_maxrss`: Linux carries `ru_maxrss` over fork + exec, so a "
+        "child of the (larger) benchmark process would report the parent's peak.",
         table(header, rows),
         f"RSS high-water above the baseline while each function was innermost "
         f"({MEMORY_SIZES[-1]} MP, postprocess only; 2 ms sampling):",
@@ -144,7 +147,7 @@ def run(settings: BenchSettings) -> str:
         "`providers.withoutbg.prepare_upload` (decode, 1024 px Lanczos proxy, JPEG q92) + "
         "`gateway.postprocess.postprocess` on a 1024 px PNG mask answer (decode, matte decode + "
         "bicubic upscale, apply, encode). **Floor** = Pillow decode + encode of the same image "
-        "alone (RGB, the gateway's encoder settings). Medians of "
+        "alone (RGB, through the gateway's own Pillow save call). Medians of "
         + ", ".join(f"{repeats[mp]} ({mp} MP)" for mp in FLOW_SIZES)
         + " interleaved repeats. Ratios use CPU time of the benchmark process (the machine "
         "is shared, so wall time includes waiting for a core; wall is shown for reference). "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS_DIR, use_numba_cache
 from benchmarks.quality.dataset import find_pairs
-from benchmarks.quality.evaluate import ProviderSpec, Task
+from benchmarks.quality.evaluate import ProviderSpec, Task, check_names
 from benchmarks.quality.generate import make_sample, write_sample
 from benchmarks.quality.section import FULL_COUNT, evaluate, generated_tasks, report
 
@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if names and args.config is None:
         parser.error("--providers needs --config")
     spec = ProviderSpec(config_path=str(args.config) if args.config else None, names=names)
+    try:
+        check_names(spec)  # here, not in the workers: a clear message instead of a broken pool
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.images:
         paths = find_pairs(args.images)
         if not paths:

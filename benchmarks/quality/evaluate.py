@@ -5,6 +5,7 @@ Per provider and sample, each a "method" row:
     NAME+despill  the same result -> postprocess(despill=true)   (foreground colour error)
     NAME+clamp    the same result -> postprocess with the trimap emulated (clamp), band scored
     NAME+trimap   the provider called with the trimap (if it does trimaps natively), band scored
+A provider that requires a trimap gets only the NAME+trimap rows (on the trimap tasks).
     true-alpha[+despill]  the exact alpha as a mask result: despill judged without matte errors
 """
 
@@ -89,14 +90,25 @@ def build_providers(spec: ProviderSpec) -> list[Provider]:
     from gateway.settings import load_settings
     from providers.registry import build_provider
 
+    enabled = load_settings(spec.config_path).enabled_providers()
+    names = check_names(spec)
+    client = httpx.AsyncClient(timeout=_TIMEOUT_S)
+    return [build_provider(name, enabled[name], client) for name in names]
+
+
+def check_names(spec: ProviderSpec) -> tuple[str, ...]:
+    """The provider names to build (all enabled ones by default); ValueError names bad ones."""
+    if spec.config_path is None:
+        return ("local",)
+    from gateway.settings import load_settings
+
     settings = load_settings(spec.config_path)
     enabled = settings.enabled_providers()
     names = spec.names or tuple(enabled)
-    unknown = [n for n in names if n not in enabled]
-    if unknown:
-        raise SystemExit(f"providers not configured or disabled: {', '.join(unknown)}")
-    client = httpx.AsyncClient(timeout=_TIMEOUT_S)
-    return [build_provider(name, enabled[name], client) for name in names]
+    bad = [f"{n} ({settings.disabled.get(n, 'not configured')})" for n in names if n not in enabled]
+    if bad:
+        raise ValueError(f"providers not usable: {', '.join(bad)}")
+    return names
 
 
 def _encode_png(rgb: np.ndarray) -> bytes:
@@ -142,32 +154,43 @@ async def _call(provider: Provider, sample: Sample, original: bytes, trimap: byt
 async def _evaluate(provider: Provider, sample: Sample, with_trimap: bool) -> list[Row]:
     original = _encode_png(sample.image)
     name = provider.name
-    result, seconds = await _call(provider, sample, original, None)
-    plain = _finish(original, result, _job(provider, OutputOptions(), None), seconds)
-    rows = [score_prediction(sample, name, plain)]
-    despilled = _finish(original, result, _job(provider, OutputOptions(despill=True), None), 0.0)
-    rows.append(msgspec.structs.replace(
-        rows[0], method=f"{name}+despill",
-        fg_error=quality.foreground_error(despilled.rgb, sample.foreground, sample.alpha),
-        fg_error_edge=quality.foreground_error(
-            despilled.rgb, sample.foreground, sample.alpha, _edge(sample)
-        ),
-    ))
+    rows: list[Row] = []
+    result: ProviderResult | None = None
+    seconds = 0.0
+    if not provider.capabilities.requires_trimap:
+        result, seconds = await _call(provider, sample, original, None)
+        rows += _plain_rows(provider, sample, original, result, seconds)
     if not with_trimap:
         return rows
     trimap8 = make_trimap(sample.alpha)
     trimap = _encode_gray(trimap8)
     band = quality.unknown_region(trimap8)
-    clamp_job = PostprocessJob(options=OutputOptions(), emulate=frozenset({"trimap"}),
-                               max_pixels=_MAX_PIXELS, deadline=time.monotonic() + _TIMEOUT_S,
-                               trimap=trimap)
-    rows.append(score_prediction(sample, f"{name}+clamp",
-                                 _finish(original, result, clamp_job, seconds), band))
+    if result is not None:
+        clamp_job = PostprocessJob(options=OutputOptions(), emulate=frozenset({"trimap"}),
+                                   max_pixels=_MAX_PIXELS, trimap=trimap,
+                                   deadline=time.monotonic() + _TIMEOUT_S)
+        rows.append(score_prediction(sample, f"{name}+clamp",
+                                     _finish(original, result, clamp_job, seconds), band))
     if "trimap" in provider.capabilities.native:
         result, seconds = await _call(provider, sample, original, trimap)
         solved = _finish(original, result, _job(provider, OutputOptions(), trimap), seconds)
         rows.append(score_prediction(sample, f"{name}+trimap", solved, band))
     return rows
+
+
+def _plain_rows(provider: Provider, sample: Sample, original: bytes, result: ProviderResult,
+                seconds: float) -> list[Row]:
+    """The bare result scored on the whole image, and its foreground colours with despill."""
+    plain = _finish(original, result, _job(provider, OutputOptions(), None), seconds)
+    row = score_prediction(sample, provider.name, plain)
+    despilled = _finish(original, result, _job(provider, OutputOptions(despill=True), None), 0.0)
+    return [row, msgspec.structs.replace(
+        row, method=f"{provider.name}+despill",
+        fg_error=quality.foreground_error(despilled.rgb, sample.foreground, sample.alpha),
+        fg_error_edge=quality.foreground_error(
+            despilled.rgb, sample.foreground, sample.alpha, _edge(sample)
+        ),
+    )]
 
 
 def _encode_gray(gray: np.ndarray) -> bytes:

@@ -27,7 +27,7 @@ from benchmarks.quality.score import MATTE_COLUMNS, Row, backgrounds, means, wri
 
 NAME = "quality"
 TITLE = "Matte quality on composites with known alpha"
-FULL_COUNT, FULL_TRIMAP = 48, 12
+FULL_COUNT, FULL_TRIMAP = 48, 8
 QUICK_COUNT, QUICK_TRIMAP = 12, 4
 
 
@@ -72,16 +72,18 @@ def _matte_table(rows: Sequence[Row], method: str) -> str:
 
 def _band_table(rows: Sequence[Row], name: str) -> str:
     clamp, solved = f"{name}+clamp", f"{name}+trimap"
-    kinds = backgrounds([r for r in rows if r.method == clamp])
+    band_rows = [r for r in rows if r.method in (clamp, solved)]
+    kinds = backgrounds(band_rows)
     header = ["background", "n"]
-    body: list[list[object]] = [[k, sum(1 for r in rows if r.method == clamp
-                                        and k in ("all", r.background))] for k in kinds]
+    samples = {k: {r.sample for r in band_rows if k in ("all", r.background)} for k in kinds}
+    body: list[list[object]] = [[k, len(samples[k])] for k in kinds]
+    nan = float("nan")
     for label, attr in MATTE_COLUMNS[:4]:
-        header += [f"{label} clamp", f"{label} matting"]
+        header += [f"{label} clamp", f"{label} provider trimap"]
         clamp_means, solved_means = means(rows, clamp, attr), means(rows, solved, attr)
         for row, kind in zip(body, kinds, strict=True):
-            row += [clamp_means[kind], solved_means.get(kind, float("nan"))]
-    header.append("matting s")
+            row += [clamp_means.get(kind, nan), solved_means.get(kind, nan)]
+    header.append("provider trimap s")
     seconds = means(rows, solved, "seconds")
     for row, kind in zip(body, kinds, strict=True):
         row.append(seconds.get(kind, float("nan")))
@@ -99,21 +101,30 @@ def _despill_table(rows: Sequence[Row], name: str) -> str:
 
 def _plots(rows: Sequence[Row], name: str, directory: Path) -> list[Path]:
     kinds = backgrounds([r for r in rows if r.method == name])
-    paths = [bar_chart(
-        directory / f"quality-{name}-sad.png", f"{name}: whole-image SAD/1000 by background",
+    paths: list[Path] = []
+    if any(r.method == name for r in rows):
+        paths.append(bar_chart(
+        directory / f"quality-{name}-sad.png",
+        f"{name}: whole-image SAD and connectivity error /1000",
         kinds, {"SAD/1000": [means(rows, name, "sad")[k] for k in kinds],
                 "Conn/1000": [means(rows, name, "connectivity")[k] for k in kinds]}, "error",
-    )]
+        ))
     clamp = means(rows, f"{name}+clamp", "sad")
     solved = means(rows, f"{name}+trimap", "sad")
-    if clamp:
-        band_kinds = [k for k in kinds if k in clamp]
-        series = {"clamp coarse matte": [clamp[k] for k in band_kinds]}
+    if clamp or solved:
+        band_kinds = backgrounds([r for r in rows if r.method in (f"{name}+clamp",
+                                                                   f"{name}+trimap")])
+        series = {}
+        if clamp:
+            series["clamp the coarse matte"] = [clamp.get(k, float("nan")) for k in band_kinds]
         if solved:
-            series["matting of the band"] = [solved.get(k, float("nan")) for k in band_kinds]
+            series["provider given the trimap"] = [solved.get(k, float("nan"))
+                                                   for k in band_kinds]
         paths.append(bar_chart(directory / f"quality-{name}-trimap.png",
                                f"{name}: SAD/1000 in the trimap band", band_kinds, series,
                                "SAD/1000"))
+    if not kinds[:-1]:
+        return paths
     off, on = means(rows, name, "fg_error_edge"), means(rows, f"{name}+despill", "fg_error_edge")
     paths.append(bar_chart(
         directory / f"quality-{name}-despill.png",
@@ -143,15 +154,17 @@ def report(outcome: Outcome, directory: Path, intro: str) -> str:
     rows = outcome.rows
     csv_path = write_csv(rows, directory / "quality.csv")
     parts = [intro, f"Per-image rows: `{csv_path.name}`."]
-    names = [n for n in dict.fromkeys(r.method for r in rows if "+" not in r.method)
-             if n != TRUE_ALPHA]
+    names = [n for n in dict.fromkeys(r.method.split("+")[0] for r in rows) if n != TRUE_ALPHA]
     for name in names:
-        parts += [f"### {name}: whole image (despill off)", _matte_table(rows, name)]
-        if any(r.method == f"{name}+clamp" for r in rows):
+        methods = {r.method for r in rows}
+        if name in methods:
+            parts += [f"### {name}: whole image (despill off)", _matte_table(rows, name)]
+        if methods & {f"{name}+clamp", f"{name}+trimap"}:
             parts += [f"### {name}: trimap band (unknown region only), clamping the coarse matte "
-                      "vs. solving the band", _band_table(rows, name)]
-        parts += [f"### {name}: despill (foreground colour error, 8-bit levels)",
-                  _despill_table(rows, name)]
+                      "vs. the provider given the trimap", _band_table(rows, name)]
+        if name in methods:
+            parts += [f"### {name}: despill (foreground colour error, 8-bit levels)",
+                      _despill_table(rows, name)]
         parts += [f"![{p.stem}]({p.name})" for p in _plots(rows, name, directory)]
     parts += [f"### Despill on the exact alpha (`{TRUE_ALPHA}`): colour error without matte "
               "errors", _despill_table(rows, TRUE_ALPHA)]
