@@ -52,11 +52,18 @@ def proxy_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def open_rgb(data: bytes) -> Image.Image:
-    """Decode `data` to an RGB image with EXIF orientation applied (first frame only)."""
+def open_rgb(data: bytes, reduce_to: int | None = None) -> Image.Image:
+    """Decode `data` to RGB with EXIF orientation applied (first frame only).
+
+    With `reduce_to`, a JPEG may be decoded at a reduced scale (DCT scaling) as long as its longer
+    side stays at least twice `reduce_to`: for proxies, at a fraction of a full decode's cost.
+    """
     from PIL import ImageOps
 
     with Image.open(io.BytesIO(data)) as image:
         image.seek(0)
+        if reduce_to is not None and image.format == "JPEG":
+            width, height = proxy_size(image.width, image.height, 2 * reduce_to)
+            image.draft("RGB", (width, height))
         oriented = ImageOps.exif_transpose(image)
         return oriented.convert("RGB")

@@ -75,7 +75,8 @@ def prepare_upload(request: ProviderRequest, config: WithoutBGConfig, provider: 
                 request.image, MEDIA_TYPES[request.image_format],
                 f"image.{request.image_format}", request.width, request.height, reencoded=False,
             )
-        image = open_rgb(request.image)
+        reduce_to = config.proxy_long_side if config.upload == "proxy" else None
+        image = open_rgb(request.image, reduce_to)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ProviderRejected(f"{provider}: the image cannot be decoded", provider) from exc
     if config.upload == "proxy":

@@ -46,7 +46,9 @@ def encode(
         return _save(matte, output_format, lossless=True)
     # An opaque bg_color leaves nothing transparent: RGB, as the vendors that do it natively send.
     if output_format in ALPHA_FORMATS and not opaque:
-        image = Image.fromarray(np.dstack((frame.rgb, frame.alpha)))
+        # putalpha avoids np.dstack's extra full-size interleaving copy.
+        image = Image.fromarray(frame.rgb)
+        image.putalpha(Image.fromarray(frame.alpha))
     else:
         image = Image.fromarray(np.ascontiguousarray(frame.rgb))
     return _save(image, output_format, lossless=False)

@@ -82,6 +82,8 @@ def cap_size(frame: Frame, max_pixels: int, max_side: int) -> Frame:
 
 def composite(frame: Frame, color: tuple[int, int, int, int]) -> Frame:
     """Composite the frame over a solid RGBA colour (Porter-Duff over, straight alpha)."""
+    if color[3] == 255:
+        return _composite_opaque(frame, color)
     background = np.asarray(color[:3], dtype=np.float32)
     background_alpha = color[3] / 255.0
     for top in range(0, frame.height, _STRIPE_ROWS):
@@ -92,6 +94,21 @@ def composite(frame: Frame, color: tuple[int, int, int, int]) -> Frame:
         rgb = frame.rgb[rows] * weight + background * (1.0 - weight)
         frame.rgb[rows] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         frame.alpha[rows] = np.clip(out_alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    return frame
+
+
+def _composite_opaque(frame: Frame, color: tuple[int, int, int, int]) -> Frame:
+    """Over an opaque colour: rgb·a + bg·(255−a), in uint16 (≤ 255·255 fits), rounded."""
+    background = np.asarray(color[:3], dtype=np.uint16)
+    for top in range(0, frame.height, _STRIPE_ROWS):
+        rows = slice(top, top + _STRIPE_ROWS)
+        alpha = frame.alpha[rows].astype(np.uint16)[:, :, None]
+        mixed = frame.rgb[rows] * alpha
+        mixed += background * (255 - alpha)
+        mixed += 127
+        mixed //= 255
+        frame.rgb[rows] = mixed
+    frame.alpha.fill(255)
     return frame
 
 
