@@ -29,6 +29,24 @@ class Served(msgspec.Struct):
     client: str
 
 
+def log_fields(served: Served, in_bytes: int) -> dict[str, object]:
+    """The fields a served removal adds to its request's log event."""
+    removal = served.removal
+    return {
+        "client": served.client,
+        "provider": removal.provider,
+        "attempts": [f"{a.provider}={a.outcome}" for a in removal.attempts],
+        "emulated": list(removal.image.emulated),
+        "cache": "hit" if served.cache_hit else "miss",
+        "in_bytes": in_bytes,
+        "out_bytes": len(removal.image.data),
+        "out_size": f"{removal.image.width}x{removal.image.height}",
+        "provider_ms": round(removal.provider_ms, 2),
+        "postprocess_ms": round(removal.postprocess_ms, 2),
+        "overhead_ms": round(removal.overhead_ms, 2),
+    }
+
+
 def restrict_to_client(hints: RouteHints, client: Client | None) -> RouteHints:
     """Apply the client's `allowed_providers` to the request's pins."""
     allowed = client.settings.allowed_providers if client else None

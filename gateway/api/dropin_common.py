@@ -22,7 +22,7 @@ from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_headers
 from gateway.auth import Client
 from gateway.errors import GatewayError, InvalidOption, PayloadTooLarge, format_attempts
-from gateway.handling import handle_removal
+from gateway.handling import handle_removal, log_fields
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 from gateway.service import Removal
@@ -160,20 +160,7 @@ async def serve(
         runtime, request.headers, client, image, None, options, hints, request_id
     )
     removal = served.removal
-    request.scope["state"]["log"] = {
-        "api": api,
-        "client": served.client,
-        "provider": removal.provider,
-        "attempts": [f"{a.provider}={a.outcome}" for a in removal.attempts],
-        "emulated": list(removal.image.emulated),
-        "cache": "hit" if served.cache_hit else "miss",
-        "in_bytes": len(image),
-        "out_bytes": len(removal.image.data),
-        "out_size": f"{removal.image.width}x{removal.image.height}",
-        "provider_ms": round(removal.provider_ms, 2),
-        "postprocess_ms": round(removal.postprocess_ms, 2),
-        "overhead_ms": round(removal.overhead_ms, 2),
-    }
+    request.scope["state"]["log"] = {"api": api, **log_fields(served, len(image))}
     headers = {
         **removal_headers(removal, request_id),
         **admission.headers,

@@ -15,6 +15,7 @@ from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_response
 from gateway.compare.experiments import experiment_headers, handle_with_experiment
 from gateway.errors import InvalidOption
+from gateway.handling import log_fields
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 
@@ -61,19 +62,7 @@ async def remove_background(request: Request) -> Response[bytes]:
         opts.output, route_hints(request, opts), request_id,
     )
     removal = served.removal
-    request.scope["state"]["log"] = {
-        "client": served.client,
-        "provider": removal.provider,
-        "attempts": [f"{a.provider}={a.outcome}" for a in removal.attempts],
-        "emulated": list(removal.image.emulated),
-        "cache": "hit" if served.cache_hit else "miss",
-        "in_bytes": len(image),
-        "out_bytes": len(removal.image.data),
-        "out_size": f"{removal.image.width}x{removal.image.height}",
-        "provider_ms": round(removal.provider_ms, 2),
-        "postprocess_ms": round(removal.postprocess_ms, 2),
-        "overhead_ms": round(removal.overhead_ms, 2),
-    }
+    request.scope["state"]["log"] = log_fields(served, len(image))
     response = removal_response(request, removal, request_id)
     response.headers.update(rate_headers)
     response.headers["X-Cache"] = "hit" if served.cache_hit else "miss"

@@ -82,7 +82,8 @@ def closed_form_solver(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """pymatting's closed-form matting (Levin et al.), imported on first use."""
     from pymatting import estimate_alpha_cf
 
-    return estimate_alpha_cf(image, trimap)
+    # Resampled float images can exceed 1.0 by a rounding error; pymatting warns on that.
+    return estimate_alpha_cf(np.clip(image, 0.0, 1.0), trimap)
 
 
 def matte_from_trimap(rgb: np.ndarray, trimap: np.ndarray, max_pixels: int = 1_000_000,
