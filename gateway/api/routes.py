@@ -73,7 +73,9 @@ async def remove_background(request: Request) -> Response[bytes]:
 @get("/v1/providers", summary="Configured providers, their capabilities and live state")
 async def list_providers(request: Request) -> Response[bytes]:
     """Every configured provider: capabilities, enabled, circuit, headroom, latency, spend."""
-    statuses = await runtime_of(request).router.describe()
+    runtime = runtime_of(request)
+    await runtime.authenticate(request.headers)
+    statuses = await runtime.router.describe()
     return Response(msgspec.json.encode({"providers": statuses}), media_type="application/json")
 
 
@@ -86,7 +88,13 @@ async def usage(
 ) -> Response[bytes]:
     """Sum the usage ledger by client and provider; `from`/`to` are ISO 8601 or Unix seconds."""
     runtime = runtime_of(request)
-    await runtime.authenticate(request.headers)
+    caller, _ = await runtime.authenticate(request.headers)
+    if caller is not None:
+        # An identified client sees its own usage only; anonymous callers exist only when
+        # client auth is off, and then the ledger is the operator's to read.
+        if client not in (None, caller.name):
+            raise InvalidOption("query `client`: a client can only read its own usage")
+        client = caller.name
     start, end = parse_instant("from", from_), parse_instant("to", to)
     rows = await runtime.ledger.summarize(client, start, end)
     return Response(msgspec.json.encode({"usage": rows, "from": start, "to": end}),
