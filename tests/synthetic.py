@@ -183,6 +183,56 @@ def product_photo(backdrop: Backdrop, seed: int, size: int = 384, shape: Shape |
     return Image.fromarray(rgb), np.clip(alpha, 0, 1).astype(np.float32)
 
 
+Edge = Literal["top", "bottom", "left", "right"]
+
+
+def _edge_offset(mask_big: np.ndarray, edges: tuple[Edge, ...], cut: float) -> tuple[int, int]:
+    """(dx, dy) in output pixels that put `cut` of the product's extent beyond each of `edges`."""
+    ys, xs = np.nonzero(mask_big)
+    height, width = mask_big.shape
+    dy = dx = 0.0
+    if "bottom" in edges:
+        dy = height - 1 - ys.max() + cut * (ys.max() - ys.min())
+    if "top" in edges:
+        dy = -(ys.min() + cut * (ys.max() - ys.min()))
+    if "right" in edges:
+        dx = width - 1 - xs.max() + cut * (xs.max() - xs.min())
+    if "left" in edges:
+        dx = -(xs.min() + cut * (xs.max() - xs.min()))
+    return round(dx / _SUPERSAMPLE), round(dy / _SUPERSAMPLE)
+
+
+def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`image` moved by (dx, dy) pixels, uncovered parts zero."""
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, shift, image.shape[1::-1], flags=cv2.INTER_NEAREST)
+
+
+def edge_photo(backdrop: Backdrop, seed: int, size: int = 384,
+               edges: tuple[Edge, ...] = ("bottom",), cut: float = 0.2,
+               shadow: float = 0.12, noise: float = 1.5) -> tuple[Image.Image, np.ndarray]:
+    """A product cut off by the frame at `edges` (`cut` of it outside): (RGB image, true alpha)."""
+    rng = np.random.default_rng([seed, BACKDROPS.index(backdrop), 7])
+    width, height = _frame(size, rng)
+    shape = SHAPES[seed % len(SHAPES)]
+    mask_big = _shape_mask(shape, width, height, rng)
+    # The product is drawn whole, label and all, then moved: the frame cuts it, not the label.
+    foreground = _product(mask_big, width, height, rng)
+    dx, dy = _edge_offset(mask_big, edges, cut)
+    mask_big = _shifted(mask_big, dx * _SUPERSAMPLE, dy * _SUPERSAMPLE)
+    foreground = _shifted(foreground, dx, dy)
+    alpha = cv2.resize(mask_big.astype(np.float32) / 255, (width, height),
+                       interpolation=cv2.INTER_AREA)
+    background = _backdrop(backdrop, width, height, rng)
+    if shadow > 0:
+        background = background * _shadow(alpha, shadow)[..., None]
+    a = alpha[..., None]
+    pixels = foreground * a + background * (1 - a)
+    pixels = pixels + rng.normal(0, noise, pixels.shape).astype(np.float32)
+    rgb = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(rgb), np.clip(alpha, 0, 1).astype(np.float32)
+
+
 def on_plain(seed: int, size: int = 384) -> tuple[Image.Image, np.ndarray]:
     """Product on a plain near-white studio backdrop."""
     return product_photo("plain", seed, size)
