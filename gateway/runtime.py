@@ -20,6 +20,7 @@ from gateway.router import Router
 from gateway.service import RemovalService
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
+from providers._http import PooledTransport
 from providers.base import Provider, SupportsCredits
 from providers.errors import ProviderError
 from providers.registry import build_provider
@@ -82,8 +83,9 @@ class Runtime:
             log.info("provider_disabled", provider=name, reason=why)
         self.state = await open_state(settings.state)
         self.client = httpx.AsyncClient(
-            # Keep every pooled connection alive: closing and reopening them under load costs more.
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            # Small pools keep httpcore's per-request pool upkeep cheap under concurrency; every
+            # pooled connection stays alive (reopening them under load costs more).
+            transport=PooledTransport(max_connections=200, per_pool=4),
             follow_redirects=False,
         )
         if self._injected is not None:

@@ -17,6 +17,8 @@ The vendor `message` is never copied; only a sanitised `code` (lowercase words) 
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import time
 
@@ -97,21 +99,40 @@ def vendor_flags(options: OutputOptions) -> dict[str, str]:
     return flags
 
 
+@functools.lru_cache(maxsize=64)
+def _endpoint(base_url: str) -> httpx.URL:
+    """The parsed POST URL (parsing it costs more than the rest of the request line)."""
+    return httpx.URL(base_url.rstrip("/") + PATH)
+
+
+def multipart_body(request: ProviderRequest) -> tuple[bytes, str]:
+    """The flags then `image_file`, as one multipart/form-data body; (body, content type)."""
+    # Built by hand, in httpx's own layout: httpx's encoder costs twice as much, and streams
+    # ~4 chunks per field, each its own socket write. Names and values are our own tokens.
+    boundary = os.urandom(16).hex()
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in vendor_flags(request.options).items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; '
+        f'filename="image.{request.image_format}"\r\n'
+        f"Content-Type: {MEDIA_TYPES[request.image_format]}\r\n\r\n"
+    )
+    body = b"".join(
+        ("".join(parts).encode(), request.image, f"\r\n--{boundary}--\r\n".encode())
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
 def build_request(config: BackgroundEraseConfig, request: ProviderRequest) -> httpx.Request:
     """The multipart POST /v2 with the original bytes and the option flags."""
-    built = httpx.Request(
-        "POST",
-        config.base_url.rstrip("/") + PATH,
-        headers={"x-api-key": config.api_key or ""},
-        files={"image_file": (
-            f"image.{request.image_format}", request.image, MEDIA_TYPES[request.image_format]
-        )},
-        data=vendor_flags(request.options),
+    body, content_type = multipart_body(request)
+    return httpx.Request(
+        "POST", _endpoint(config.base_url),
+        headers={"x-api-key": config.api_key or "", "content-type": content_type},
+        content=body,
     )
-    # httpx streams a multipart body as ~4 chunks per field, each its own socket write (26
-    # for one image and five flags); joined once, the body goes out in one write.
-    built.read()
-    return built
 
 
 def parse_response(

@@ -22,8 +22,11 @@ from gateway.postprocess._decode import (
 from providers.images import encode_png, sniff_format
 
 ACCEPTED_FORMATS = "JPEG, PNG, WebP, TIFF, BMP, GIF"
-# JPEG decodes with DCT scaling at 1/8 of the size: the whole entropy-coded stream is
-# still read (so truncation is caught) for a fraction of the work and memory.
+# JPEG decodes with DCT scaling at 1/8 of the size, as grayscale (colour JPEGs skip the chroma
+# IDCT and colour conversion): the whole entropy-coded stream is still read (so truncation and
+# broken data are caught) for a fraction of the work and memory. The entropy decoding left is
+# most of the cost (~1 ms for a 100 KB photo); OpenCV's reduced decode was only ~10% cheaper
+# and lets through some corrupt streams that this one rejects.
 _JPEG_DRAFT_SCALE = 8
 
 
@@ -51,7 +54,7 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
     with open_header(data, image_format, max_pixels) as image:
         width, height = oriented_size(image)
         if image_format == "jpeg":
-            image.draft(image.mode, (
+            image.draft("L", (
                 max(1, image.width // _JPEG_DRAFT_SCALE), max(1, image.height // _JPEG_DRAFT_SCALE),
             ))
         load_oriented(image)
