@@ -148,32 +148,24 @@ class _GroupWriter:
             self._queue.put(None)
             self._thread.join()
         # A record that raced past the `_stopped` check is failed, never left waiting.
-        late: list[_Pending] = []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                item = self._queue.get_nowait()
-                if item is not None:
-                    late.append(item)
+        late = [item for item in self._drain([]) if item is not None]
         if late:
             self._wake(late, [sqlite3.ProgrammingError("the usage ledger is closed")] * len(late))
 
+    def _drain(self, batch: list[_Pending | None]) -> list[_Pending | None]:
+        """`batch` plus whatever is queued now, up to and including a stop marker."""
+        with contextlib.suppress(queue.Empty):
+            while not batch or batch[-1] is not None:
+                batch.append(self._queue.get_nowait())
+        return batch
+
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, last = [first], False
-            while not last:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    last = True
-                else:
-                    batch.append(item)
-            self._commit(batch)
-            if last:
+            batch = self._drain([self._queue.get()])
+            pending = [item for item in batch if item is not None]
+            if pending:
+                self._commit(pending)
+            if batch[-1] is None:
                 return
 
     def _commit(self, batch: list[_Pending]) -> None:
