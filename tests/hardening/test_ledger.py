@@ -180,3 +180,22 @@ async def test_redis_paging_counts_ties_once(redis_prefix: str, page_size: int) 
         assert [r.images for r in rows] == [9]
     finally:
         await ledger.aclose()
+
+
+async def test_sqlite_group_commit_under_concurrency(tmp_path: Path) -> None:
+    import asyncio
+    import sqlite3
+
+    ledger = SqliteLedger(tmp_path / "burst.sqlite3")
+    await asyncio.gather(*(
+        ledger.record(rec(f"b{i}", f"c{i % 3}", "local", 0.5, i)) for i in range(300)
+    ))
+    rows = await ledger.summarize(None, None, None)
+    assert sum(row.images for row in rows) == 300
+    assert sum(row.cost for row in rows) == pytest.approx(150.0)
+    await ledger.aclose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        await ledger.record(rec("late", "c0", "local", 0.0, 1))
+    reopened = SqliteLedger(tmp_path / "burst.sqlite3")
+    assert sum(row.images for row in await reopened.summarize(None, None, None)) == 300
+    await reopened.aclose()
