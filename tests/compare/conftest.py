@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from litestar import Litestar
 from PIL import Image
 from redis.asyncio import Redis
@@ -90,16 +89,3 @@ async def _redis_up() -> bool:
     finally:
         await client.aclose()
 
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A unique key prefix in Redis db 15; every key under it is deleted afterwards."""
-    if not await _redis_up():
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    prefix = f"test-bg-compare:{uuid.uuid4().hex}:"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()

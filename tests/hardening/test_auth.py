@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import msgspec
@@ -225,17 +223,6 @@ def test_client_settings_validation(raw: dict[str, object], where: str) -> None:
         msgspec.convert(raw, ClientSettings)
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    prefix = f"bg-gateway-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/15")
-    try:
-        keys = [key async for key in client.scan_iter(match=f"*{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 async def test_rate_limit_on_real_redis(redis_prefix: str) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,21 +68,6 @@ def ready(value: CachedResult | Exception) -> Computation:
     return computation
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A unique key prefix on db 15, every key under it deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        client.close()
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    prefix = f"bg-test-{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 # --- key -------------------------------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -43,21 +42,6 @@ RECORDS = (
 )
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A unique key prefix on db 15, every key under it deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        client.close()
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    prefix = f"bg-test-{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

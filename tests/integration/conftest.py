@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
-from redis.exceptions import RedisError
 
 from sandbox.server import SandboxOptions, SandboxUrls, running_sandbox
-from tests.integration.kit import REDIS_URL
 
 #: The fake withoutBG's own limit is high: the gateway's `rate_limit` is what these tests check.
 SANDBOX_OPTIONS = SandboxOptions(withoutbg_rate_limit="1000/minute")
@@ -44,21 +40,3 @@ def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=60) as client:
         yield client
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A unique key prefix in Redis database 15; every key under it is deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except (OSError, RedisError):
-        client.close()
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    prefix = f"test-bg-int:{uuid.uuid4().hex}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
