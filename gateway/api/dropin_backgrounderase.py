@@ -29,6 +29,7 @@ from litestar.exceptions import HTTPException
 from gateway.api.dropin_common import (
     admit,
     failure_of,
+    first_image,
     image_bytes,
     json_error,
     parse_flags,
@@ -96,12 +97,8 @@ async def v2(request: Request) -> Response[bytes]:
     admission = await admit(request)
     fields, is_json = await read_fields(request)
     max_bytes = runtime_of(request).settings.server.max_upload_bytes
-    image: bytes | None = None
     legacy = False
-    for name, uploads_only in JSON_FIELDS if is_json else MULTIPART_FIELDS:
-        if present(fields, name):
-            image = await image_bytes(name, fields[name], max_bytes, uploads_only)
-            break
+    image = await first_image(fields, JSON_FIELDS if is_json else MULTIPART_FIELDS, max_bytes)
     if image is None and is_json and present(fields, "image"):
         image = await image_bytes("image", fields["image"], max_bytes)
         legacy = True

@@ -114,6 +114,16 @@ async def image_bytes(
     return data
 
 
+async def first_image(
+    fields: Mapping[str, object], candidates: tuple[tuple[str, bool], ...], max_bytes: int
+) -> bytes | None:
+    """The image of the first present field in `candidates` ((name, uploads_only) pairs)."""
+    for name, uploads_only in candidates:
+        if present(fields, name):
+            return await image_bytes(name, fields[name], max_bytes, uploads_only)
+    return None
+
+
 def present(fields: Mapping[str, object], name: str) -> bool:
     """True when `name` carries something (an upload or a non-blank string)."""
     value = fields.get(name)

@@ -33,7 +33,7 @@ from PIL import Image
 from gateway.api.dropin_common import (
     admit,
     failure_of,
-    image_bytes,
+    first_image,
     json_error,
     parse_flags,
     present,
@@ -132,11 +132,9 @@ async def removebg(request: Request) -> Response[bytes]:
     admission = await admit(request)
     fields, _ = await read_fields(request)
     max_bytes = runtime_of(request).settings.server.max_upload_bytes
-    image: bytes | None = None
-    for name, uploads_only in (("image_file", True), ("image_file_b64", False)):
-        if present(fields, name):
-            image = await image_bytes(name, fields[name], max_bytes, uploads_only)
-            break
+    image = await first_image(
+        fields, (("image_file", True), ("image_file_b64", False)), max_bytes
+    )
     url = fields.get("image_url")
     if image is None and not present(fields, "image_url"):
         raise MissingImage("send one of image_file, image_file_b64 or image_url")
