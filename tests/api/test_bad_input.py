@@ -11,7 +11,8 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from tests.fakes import FakeProvider
-from tests.postprocess.pp_images import encode, png_header_only
+from tests.imaging import encode
+from tests.postprocess.pp_images import png_header_only
 
 URL = "/v1/remove-background"
 

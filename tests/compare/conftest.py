@@ -11,8 +11,6 @@ from typing import Any
 import numpy as np
 from litestar import Litestar
 from PIL import Image
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gateway.app import create_app
 from gateway.compare.routes import COMPARE_ROUTES
@@ -71,21 +69,4 @@ def centre_box(width: int = 64, height: int = 64) -> np.ndarray:
     alpha = np.zeros((height, width), np.uint8)
     alpha[height // 4: height - height // 4, width // 4: width - width // 4] = 255
     return alpha
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode image bytes fully."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-async def _redis_up() -> bool:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        return bool(await client.ping())
-    except (OSError, RedisError):
-        return False
-    finally:
-        await client.aclose()
 

@@ -16,12 +16,12 @@ from tests.compare.conftest import (
     centre_box,
     compare_app,
     compare_settings,
-    decode,
     fake_configs,
     photo,
     png,
 )
 from tests.fakes import FakeProvider
+from tests.imaging import decode
 
 MASK = Capabilities(output="mask")
 

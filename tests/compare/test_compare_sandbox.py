@@ -15,7 +15,8 @@ from litestar.testing import AsyncTestClient
 from gateway.compare.sheet import sheet_size
 from sandbox.options import BACKGROUNDCUT_KEY, BACKGROUNDERASE_KEY, WITHOUTBG_KEY
 from sandbox.server import SandboxUrls, running_sandbox
-from tests.compare.conftest import compare_app, compare_settings, decode, png
+from tests.compare.conftest import compare_app, compare_settings, png
+from tests.imaging import decode
 from tests.synthetic import on_plain
 
 VENDORS = ("withoutbg", "backgrounderase", "backgroundcut")

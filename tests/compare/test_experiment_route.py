@@ -10,9 +10,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.api.options import OPTION_KEYS
-from tests.compare.conftest import compare_app, compare_settings, decode, fake_configs, photo
+from tests.compare.conftest import compare_app, compare_settings, fake_configs, photo
 from tests.compare.test_experiments import GatedProvider, opaque_mask
 from tests.fakes import FakeProvider
+from tests.imaging import decode
 
 pytestmark = pytest.mark.skipif(
     "experiment" not in OPTION_KEYS,

@@ -27,8 +27,9 @@ from gateway.router import RouteHints
 from gateway.runtime import Runtime
 from providers.base import OutputOptions, ProviderRequest, ProviderResult
 from providers.errors import ProviderAuthError
-from tests.compare.conftest import compare_settings, decode, fake_configs, photo, png
+from tests.compare.conftest import compare_settings, fake_configs, photo, png
 from tests.fakes import FakeProvider
+from tests.imaging import decode
 
 AB = {"variants": {"a": 50, "b": 50}}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from gateway.app import create_app
 from gateway.settings import Settings, parse_settings
 from sandbox.options import BACKGROUNDCUT_KEY, BACKGROUNDERASE_KEY, WITHOUTBG_KEY
 from sandbox.server import SandboxUrls
+from tests.imaging import encode
 from tests.servers import serve_in_thread
 from tests.synthetic import on_plain, trimap_from_alpha
 
@@ -37,18 +37,6 @@ IMAGE_ROUTES = {
 }
 
 
-def encode(image: Image.Image, fmt: str = "JPEG") -> bytes:
-    """Encode `image` (JPEG at quality 92, else lossless)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode an answer's bytes."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def product_jpeg(seed: int = 3, size: int = 192) -> bytes:

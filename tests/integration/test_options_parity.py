@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from sandbox.server import SandboxUrls
+from tests.imaging import decode
 from tests.integration.kit import (
     backgroundcut,
     backgrounderase,
-    decode,
     emulated,
     local,
     product_with_trimap,

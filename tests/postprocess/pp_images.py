@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import time
 import zlib
@@ -12,24 +11,13 @@ from PIL import Image
 
 from gateway.postprocess import PostprocessJob
 from providers.base import OutputOptions, ProviderResult
+from tests.imaging import encode
 
 WIDTH, HEIGHT = 160, 120
 SUBJECT_RGB = (220, 120, 40)
 BACKGROUND_RGB = (30, 60, 200)
 
 
-def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
-    """Encode `image` with Pillow (`fmt` is a Pillow format name)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **params)
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode fully."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def soft_disc(width: int = WIDTH, height: int = HEIGHT, radius: float = 40.0,

@@ -8,13 +8,12 @@ from PIL import Image
 
 from gateway.postprocess import build_steps, inspect_image, postprocess
 from providers.base import Margin, OutputOptions
+from tests.imaging import decode, encode
 from tests.postprocess.pp_images import (
     HEIGHT,
     SUBJECT_RGB,
     WIDTH,
     alpha8,
-    decode,
-    encode,
     exif_jpeg,
     job,
     mask_result,

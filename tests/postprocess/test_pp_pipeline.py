@@ -11,14 +11,13 @@ from PIL import Image
 from gateway.errors import ProviderFailed, ProviderTimedOut
 from gateway.postprocess import PostprocessJob, postprocess
 from providers.base import OutputOptions, ProviderResult
+from tests.imaging import decode, encode
 from tests.postprocess.pp_images import (
     BACKGROUND_RGB,
     HEIGHT,
     SUBJECT_RGB,
     WIDTH,
     alpha8,
-    decode,
-    encode,
     job,
     mask_png,
     mask_result,

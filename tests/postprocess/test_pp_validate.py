@@ -16,11 +16,10 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.postprocess import inspect_image, normalize_trimap
+from tests.imaging import decode, encode
 from tests.postprocess.pp_images import (
     HEIGHT,
     WIDTH,
-    decode,
-    encode,
     exif_jpeg,
     original_png,
     original_rgb,

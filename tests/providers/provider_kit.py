@@ -11,6 +11,7 @@ import msgspec
 from PIL import Image, ImageDraw
 
 from providers.base import OutputOptions, ProviderRequest
+from tests.imaging import encode
 
 WITHOUTBG_KEY = "wbg-SECRET-4f1c9a7e2b"
 BACKGROUNDERASE_KEY = "bge-SECRET-8d2e6b0c4a"
@@ -26,12 +27,6 @@ def subject(width: int, height: int) -> Image.Image:
     )
     return image
 
-
-def encode(image: Image.Image, fmt: str, **params: int) -> bytes:
-    """`image` encoded as `fmt` (PNG, JPEG, ...)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **params)
-    return buffer.getvalue()
 
 
 def mask_png(width: int, height: int) -> bytes:
@@ -79,12 +74,6 @@ def provider_request(
         trimap=trimap_png(width, height) if trimap else None,
     )
 
-
-def decode(data: bytes) -> Image.Image:
-    """Decoded image (fully loaded)."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 class Part(msgspec.Struct, frozen=True):

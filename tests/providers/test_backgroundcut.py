@@ -19,11 +19,10 @@ from providers.errors import (
     ProviderUnavailable,
 )
 from providers.images import sniff_format
+from tests.imaging import decode, encode
 from tests.providers.provider_kit import (
     BACKGROUNDCUT_KEY,
     cutout_png,
-    decode,
-    encode,
     json_body,
     mask_png,
     multipart_parts,

@@ -13,11 +13,10 @@ from providers.backgrounderase import BackgroundEraseProvider
 from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import Margin, OutputOptions, SupportsHealth
 from providers.errors import ProviderProtocolError, ProviderRejected
+from tests.imaging import decode, encode
 from tests.providers.provider_kit import (
     BACKGROUNDERASE_KEY,
     cutout_png,
-    decode,
-    encode,
     mask_png,
     multipart_parts,
     provider_request,

@@ -27,12 +27,12 @@ from providers.errors import (
 )
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
+from tests.imaging import decode
 from tests.providers.provider_kit import (
     BACKGROUNDCUT_KEY,
     BACKGROUNDERASE_KEY,
     WITHOUTBG_KEY,
     cutout_png,
-    decode,
     mask_png,
     provider_request,
 )

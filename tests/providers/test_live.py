@@ -15,7 +15,8 @@ from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import OutputOptions, ProviderRequest
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
-from tests.providers.provider_kit import decode, provider_request
+from tests.imaging import decode
+from tests.providers.provider_kit import provider_request
 
 pytestmark = pytest.mark.live
 

@@ -18,14 +18,8 @@ from providers.errors import ProviderAuthError, ProviderProtocolError
 from providers.images import sniff_format
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
-from tests.providers.provider_kit import (
-    WITHOUTBG_KEY,
-    decode,
-    encode,
-    mask_png,
-    multipart_parts,
-    subject,
-)
+from tests.imaging import decode, encode
+from tests.providers.provider_kit import WITHOUTBG_KEY, mask_png, multipart_parts, subject
 
 ALPHA_URL = "https://api.withoutbg.com/v1.0/alpha-channel"
 CUTOUT_URL = "https://api.withoutbg.com/v1.0/image-without-background"

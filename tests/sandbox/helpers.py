@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from PIL import Image, ImageDraw
 
 
@@ -16,18 +14,6 @@ def subject_image(width: int = 256, height: int = 192) -> Image.Image:
     return image
 
 
-def encode(image: Image.Image, fmt: str = "JPEG") -> bytes:
-    """Encode `image` in `fmt` (JPEG at quality 92)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode an answer's image bytes."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def corrupt_jpeg() -> bytes:

@@ -8,7 +8,8 @@ from PIL import Image, ImageDraw
 
 from sandbox.options import BACKGROUNDCUT_KEY
 from sandbox.server import SandboxOptions, SandboxUrls, running_sandbox
-from tests.sandbox.helpers import decode, encode, subject_image
+from tests.imaging import decode, encode
+from tests.sandbox.helpers import subject_image
 
 AUTH = {"Authorization": f"Token {BACKGROUNDCUT_KEY}"}
 

@@ -13,7 +13,8 @@ from PIL import Image
 from sandbox.erase_render import FlagError, despill, parse_flags
 from sandbox.options import BACKGROUNDERASE_KEY
 from sandbox.server import SandboxUrls
-from tests.sandbox.helpers import corrupt_jpeg, decode, encode, subject_image
+from tests.imaging import decode, encode
+from tests.sandbox.helpers import corrupt_jpeg, subject_image
 
 KEY = {"x-api-key": BACKGROUNDERASE_KEY}
 

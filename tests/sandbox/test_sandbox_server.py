@@ -16,7 +16,8 @@ from sandbox.options import (
     SandboxOptions,
 )
 from sandbox.server import running_sandbox
-from tests.sandbox.helpers import decode, encode, subject_image
+from tests.imaging import decode, encode
+from tests.sandbox.helpers import subject_image
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "sandbox.toml"
 

@@ -9,7 +9,8 @@ import pytest
 
 from sandbox.options import WITHOUTBG_EXPIRED_KEY, WITHOUTBG_KEY, WITHOUTBG_KEY_2
 from sandbox.server import SandboxOptions, SandboxUrls, running_sandbox
-from tests.sandbox.helpers import corrupt_jpeg, decode, encode, subject_image
+from tests.imaging import decode, encode
+from tests.sandbox.helpers import corrupt_jpeg, subject_image
 
 KEY = {"X-API-Key": WITHOUTBG_KEY}
 
