@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from gateway.compare_cli import add_compare_parser, run_compare
-from gateway.settings import SettingsError, load_settings
+from gateway.settings import Settings, SettingsError, load_settings
+from gateway.state import StateUnavailable, open_state
 
 _DESCRIPTION = """\
 bg-gateway: one HTTP endpoint for background removal in front of several vendors and a
@@ -86,6 +87,12 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+async def _check_state(settings: Settings) -> None:
+    """Fail before binding the port when the shared state backend is unreachable."""
+    state = await open_state(settings.state)
+    await state.aclose()
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -94,6 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(settings.server.log_format)
+    try:
+        asyncio.run(_check_state(settings))
+    except StateUnavailable as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        return 2
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; handling it here
     # makes that graceful shutdown a clean exit (code 0) instead of "killed by SIGTERM".
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -74,3 +74,14 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     for command in ("serve", "remove", "sandbox", "compare", "keys"):
         assert command in out
+
+
+def test_serve_fails_loudly_without_redis(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text(
+        '[state]\nbackend = "redis"\nredis_url = "redis://127.0.0.1:1/0"\n'
+        f'[ledger]\npath = "{tmp_path / "u.sqlite3"}"\n[providers.local]\ntype = "local"\n'
+    )
+    assert main(["serve", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unreachable" in err and "Traceback" not in err
