@@ -153,11 +153,16 @@ class Runtime:
         return self._credits[1]
 
     async def readiness(self) -> dict[str, Any]:
-        """`/ready` report: config, providers, state backend."""
-        state_ok = self.state is not None and await self.state.ping()
-        ready = bool(self.providers) and state_ok
+        """`/ready` report: config, providers, state backend.
+
+        Redis lost while running leaves the gateway ready but `degraded` (it serves on
+        per-process state): pulling every instance out of a load balancer would be worse.
+        """
+        started = self.state is not None
+        state_ok = started and await self.state.ping()  # type: ignore[union-attr]
         return {
-            "ready": ready,
+            "ready": started and bool(self.providers),
+            "degraded": started and not state_ok,
             "config": "loaded",
             "providers": sorted(self.providers),
             "state": {"backend": self.settings.state.backend, "reachable": state_ok},

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 from limits import parse
@@ -19,6 +17,7 @@ from gateway.settings import RoutingSettings, StateSettings
 from gateway.state import MemoryState, RedisState, StateUnavailable, open_state
 from providers.base import Provider, ProviderConfig, ProviderRequest
 from providers.errors import ProviderRateLimited
+from tests.conftest import start_redis_server
 from tests.fakes import FakeProvider
 from tests.state.conftest import REDIS_URL, free_port
 
@@ -117,44 +116,11 @@ async def test_lost_redis_serves_from_memory_and_logs_once() -> None:
     await state.aclose()
 
 
-@pytest.fixture
-def own_redis() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
-    """A private redis-server on a free port that the test may stop and restart."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server binary not installed")
-    port = free_port()
-    started: list[subprocess.Popen[bytes]] = []
-    yield port, started
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=5)
-
-
-async def _start(port: int, started: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    started.append(proc)
-    client = Redis(port=port)
-    for _ in range(100):
-        try:
-            if await client.ping():
-                break
-        except OSError:
-            await asyncio.sleep(0.05)
-    await client.aclose()
-    return proc
-
-
 async def test_redis_lost_then_recovered(
     own_redis: tuple[int, list[subprocess.Popen[bytes]]],
 ) -> None:
     port, started = own_redis
-    proc = await _start(port, started)
+    proc = await start_redis_server(port, started)
     url = f"redis://127.0.0.1:{port}/0"
     # Retry Redis on every call, so the test need not wait for the retry interval.
     state = RedisState(url, "t:", retry_interval_s=0.0)
@@ -165,7 +131,7 @@ async def test_redis_lost_then_recovered(
     with capture_logs() as logs:
         assert await state.incr("during") == 1
         assert await state.incr("during") == 2
-        await _start(port, started)
+        await start_redis_server(port, started)
         assert await state.incr("after") == 1
     events = [e["event"] for e in logs]
     assert events.count("state_redis_lost") == 1
