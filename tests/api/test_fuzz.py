@@ -1,0 +1,53 @@
+"""Seeded random junk at every removal route: never a 500, always a structured error or an image."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.api.test_bad_input import JPEG
+
+ROUTES = ("/v1/remove-background", "/v2", "/v1.0/removebg", "/v1.0/image-without-background",
+          "/v1.0/alpha-channel-base64", "/v1/compare")
+KEYS = ("format", "channels", "size", "crop", "crop_margin", "bg_color", "despill", "provider",
+        "providers", "fallback", "policy", "image_base64", "image_url", "trimap_base64", "Format",
+        "SIZE", "sheet", "ground_truth", "experiment", "image", "x")
+VALUES = ("", "png", "jpg", "gif", "alpha", "rgba", "preview", "huge", "true", "maybe", "-5px",
+          "5%", "120%", "#fff", "#12345", "red", "notacolour", "fake", "nope,fake", "priority",
+          "data:image/png;base64,AAAA", "http://127.0.0.1:1/x", "ftp://x", "\x00\xff", "9" * 300)
+
+
+def junk_bytes(rng: random.Random) -> bytes:
+    """Random bytes, sometimes behind a real image's magic number, sometimes a cut real JPEG."""
+    choice = rng.randrange(4)
+    if choice == 0:
+        return rng.randbytes(rng.randrange(0, 300))
+    if choice == 1:
+        return JPEG[: rng.randrange(1, len(JPEG))]
+    if choice == 2:
+        return rng.choice([b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP",
+                           b"II*\x00", b"BM"]) + rng.randbytes(rng.randrange(0, 200))
+    return JPEG
+
+
+@pytest.mark.parametrize("seed", range(60))
+async def test_random_requests_never_crash(client: AsyncTestClient, seed: int) -> None:
+    rng = random.Random(seed)
+    route = rng.choice(ROUTES)
+    fields = {rng.choice(KEYS): rng.choice(VALUES) for _ in range(rng.randrange(0, 5))}
+    if rng.random() < 0.5:
+        name = rng.choice(("image_file", "file", "image", "trimap_file", "other"))
+        response = await client.post(route, data=fields, files={name: ("x", junk_bytes(rng))})
+    elif rng.random() < 0.5:
+        response = await client.post(route, json=fields)
+    else:
+        response = await client.post(route, content=junk_bytes(rng),
+                                     headers={"content-type": rng.choice(
+                                         ("application/json", "image/jpeg", "text/plain"))})
+    assert response.status_code < 500 or response.status_code in (502, 503, 504), response.text
+    assert "Traceback" not in response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith(("application/problem+json",
+                                                             "application/json"))
