@@ -19,7 +19,7 @@ from tests.fakes import FakeProvider
 AppFactory = Callable[..., AsyncTestClient]
 
 
-def test_settings(tmp_path: Path, extra: dict | None = None) -> Settings:
+def gateway_settings(tmp_path: Path, extra: dict | None = None) -> Settings:
     """Settings with one `fake` provider config, a private ledger and no cache."""
     data = {
         "providers": {"fake": {"type": "local"}},
@@ -39,7 +39,7 @@ def fake() -> FakeProvider:
 @pytest.fixture
 async def client(tmp_path: Path, fake: FakeProvider) -> AsyncIterator[AsyncTestClient]:
     """A test client over the real app with the `fake` provider."""
-    app = create_app(test_settings(tmp_path), providers={"fake": fake})
+    app = create_app(gateway_settings(tmp_path), providers={"fake": fake})
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
 
@@ -49,4 +49,4 @@ def with_overrides(settings: Settings, **sections: object) -> Settings:
     return msgspec.structs.replace(settings, **sections)
 
 
-__all__ = ["CacheSettings", "LedgerSettings", "Provider", "test_settings", "with_overrides"]
+__all__ = ["CacheSettings", "LedgerSettings", "Provider", "gateway_settings", "with_overrides"]

@@ -15,7 +15,7 @@ from PIL import Image
 from gateway.app import create_app
 from providers.local.config import LocalConfig
 from providers.local.provider import LocalProvider
-from tests.api.conftest import test_settings
+from tests.api.conftest import gateway_settings
 from tests.synthetic import on_plain, trimap_from_alpha
 
 URL = "/v1/remove-background"
@@ -35,7 +35,7 @@ def product() -> tuple[bytes, np.ndarray]:
 async def local_client(tmp_path: Path):
     """The app with only the real local provider."""
     provider = LocalProvider("local", LocalConfig())
-    app = create_app(test_settings(tmp_path), providers={"local": provider})
+    app = create_app(gateway_settings(tmp_path), providers={"local": provider})
     async with AsyncTestClient(app=app, timeout=120) as test_client:
         yield test_client
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
-from tests.api.conftest import test_settings
+from tests.api.conftest import gateway_settings
 from tests.api.test_bad_input import JPEG
 from tests.conftest import start_redis_server
 from tests.fakes import FakeProvider
@@ -21,7 +21,7 @@ async def test_requests_survive_losing_redis(
 ) -> None:
     port, started = own_redis
     proc = await start_redis_server(port, started)
-    settings = test_settings(tmp_path, {
+    settings = gateway_settings(tmp_path, {
         "state": {"backend": "redis", "redis_url": f"redis://127.0.0.1:{port}/0"},
     })
     fake = FakeProvider("fake")

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.keys import new_client_key
-from tests.api.conftest import test_settings
+from tests.api.conftest import gateway_settings
 from tests.api.test_bad_input import JPEG
 from tests.fakes import FakeProvider
 
@@ -26,7 +26,7 @@ def client_settings(tmp_path: Path, keys: dict[str, str]) -> dict:
 async def test_usage_counts_served_images_by_client(tmp_path: Path) -> None:
     alice, _ = new_client_key("alice")
     bob, _ = new_client_key("bob")
-    settings = test_settings(tmp_path, client_settings(tmp_path, {"alice": alice, "bob": bob}))
+    settings = gateway_settings(tmp_path, client_settings(tmp_path, {"alice": alice, "bob": bob}))
     app = create_app(settings, providers={"fake": FakeProvider("fake", cost=0.5)})
     async with AsyncTestClient(app=app) as client:
         for key in (alice, alice, bob):
@@ -47,7 +47,7 @@ async def test_usage_counts_served_images_by_client(tmp_path: Path) -> None:
 
 
 async def test_usage_time_range_and_bad_instant(tmp_path: Path) -> None:
-    app = create_app(test_settings(tmp_path), providers={"fake": FakeProvider("fake")})
+    app = create_app(gateway_settings(tmp_path), providers={"fake": FakeProvider("fake")})
     async with AsyncTestClient(app=app) as client:
         assert (await client.post(URL, files={"image_file": ("a.jpg", JPEG)})).status_code == 200
         everything = (await client.get("/v1/usage?from=2020-01-01")).json()["usage"]
@@ -59,7 +59,7 @@ async def test_usage_time_range_and_bad_instant(tmp_path: Path) -> None:
 
 
 async def test_metrics_count_requests_attempts_and_spend(tmp_path: Path) -> None:
-    app = create_app(test_settings(tmp_path), providers={"fake": FakeProvider("fake", cost=2.0)})
+    app = create_app(gateway_settings(tmp_path), providers={"fake": FakeProvider("fake", cost=2.0)})
     async with AsyncTestClient(app=app) as client:
         await client.post(URL, files={"image_file": ("a.jpg", JPEG)}, data={"format": "jpg"})
         text = (await client.get("/metrics")).text
@@ -72,6 +72,6 @@ async def test_metrics_count_requests_attempts_and_spend(tmp_path: Path) -> None
 
 
 async def test_credits_without_credit_endpoints_is_empty(tmp_path: Path) -> None:
-    app = create_app(test_settings(tmp_path), providers={"fake": FakeProvider("fake")})
+    app = create_app(gateway_settings(tmp_path), providers={"fake": FakeProvider("fake")})
     async with AsyncTestClient(app=app) as client:
         assert (await client.get("/v1/credits")).json() == {"credits": {}}
