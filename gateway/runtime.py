@@ -20,10 +20,10 @@ from gateway.router import Router
 from gateway.service import RemovalService
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
-from providers._http import PooledTransport
 from providers.base import Provider, SupportsCredits
 from providers.errors import ProviderError
 from providers.registry import build_provider
+from providers.transport import PooledTransport
 
 log = structlog.get_logger("gateway")
 

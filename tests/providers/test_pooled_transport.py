@@ -9,7 +9,7 @@ import httpx
 import pytest
 from litestar import Litestar, get
 
-from providers._http import PooledTransport
+from providers.transport import PooledTransport
 from tests.servers import serve_in_thread
 
 
