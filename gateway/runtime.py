@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from gateway.router import Router
 from gateway.service import RemovalService
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
-from providers.base import Provider, SupportsCredits
+from providers.base import Provider, SupportsCredits, SupportsHealth
 from providers.errors import ProviderError
 from providers.registry import build_provider
 from providers.transport import PooledTransport
@@ -44,6 +45,7 @@ class Runtime:
         self.cache: ResultCache | None = None
         self.metrics = GatewayMetrics()
         self._credits: tuple[float, dict[str, float | None]] | None = None
+        self._health: tuple[float, dict[str, bool | None]] | None = None
 
     @property
     def router(self) -> Router:
@@ -151,6 +153,22 @@ class Runtime:
                         report[name] = None
             self._credits = (now, report)
         return self._credits[1]
+
+    async def vendor_health(self) -> dict[str, bool | None]:
+        """Health per provider with a health endpoint (2 s each, in parallel), cached for 30 s."""
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > 30:
+            checked = {n: p for n, p in self.providers.items() if isinstance(p, SupportsHealth)}
+
+            async def check(provider: SupportsHealth) -> bool | None:
+                try:
+                    return await asyncio.wait_for(provider.health(), timeout=2.0)
+                except (TimeoutError, ProviderError):
+                    return False
+
+            results = await asyncio.gather(*(check(p) for p in checked.values()))
+            self._health = (now, dict(zip(checked, results, strict=True)))
+        return self._health[1]
 
     async def readiness(self) -> dict[str, Any]:
         """`/ready` report: config, providers, state backend.

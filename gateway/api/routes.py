@@ -75,7 +75,11 @@ async def list_providers(request: Request) -> Response[bytes]:
     """Every configured provider: capabilities, enabled, circuit, headroom, latency, spend."""
     runtime = runtime_of(request)
     await runtime.authenticate(request.headers)
-    statuses = await runtime.router.describe()
+    statuses = msgspec.to_builtins(await runtime.router.describe())
+    health = await runtime.vendor_health()
+    for status in statuses:
+        # true/false from the vendor's health endpoint; null when it has none.
+        status["health"] = health.get(status["name"])
     return Response(msgspec.json.encode({"providers": statuses}), media_type="application/json")
 
 

@@ -75,3 +75,26 @@ async def test_credits_without_credit_endpoints_is_empty(tmp_path: Path) -> None
     app = create_app(gateway_settings(tmp_path), providers={"fake": FakeProvider("fake")})
     async with AsyncTestClient(app=app) as client:
         assert (await client.get("/v1/credits")).json() == {"credits": {}}
+
+
+class HealthyFake(FakeProvider):
+    """A fake whose vendor reports its health."""
+
+    def __init__(self, name: str, healthy: bool) -> None:
+        super().__init__(name)
+        self.healthy = healthy
+
+    async def health(self) -> bool:
+        """The scripted health answer."""
+        return self.healthy
+
+
+async def test_providers_report_vendor_health(tmp_path: Path) -> None:
+    settings = gateway_settings(tmp_path, {"providers": {
+        "up": {"type": "local"}, "down": {"type": "local"}, "plain": {"type": "local"},
+    }})
+    providers = {"up": HealthyFake("up", True), "down": HealthyFake("down", False),
+                 "plain": FakeProvider("plain")}
+    async with AsyncTestClient(app=create_app(settings, providers=providers)) as client:
+        listed = (await client.get("/v1/providers")).json()["providers"]
+    assert {p["name"]: p["health"] for p in listed} == {"up": True, "down": False, "plain": None}
