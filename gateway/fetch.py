@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 import msgspec
@@ -153,6 +154,17 @@ async def _read_limited(response: httpx.Response, max_bytes: int, shown: str) ->
     return bytes(body)
 
 
+@contextmanager
+def _as_refusal(shown: str, doing: str) -> Iterator[None]:
+    """Turn an httpx failure while talking to the URL's host into InvalidImageUrl."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise InvalidImageUrl(f"image_url {shown} timed out") from None
+    except httpx.HTTPError as exc:
+        raise InvalidImageUrl(f"image_url {shown} {doing} ({type(exc).__name__})") from None
+
+
 async def _follow(
     url: httpx.URL,
     settings: FetchSettings,
@@ -165,14 +177,8 @@ async def _follow(
         address = await _pin(url, settings, resolve)
         request = _pinned_request(url, address, settings)
         shown = redact(url)
-        try:
+        with _as_refusal(shown, "could not be fetched"):
             response = await client.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException:
-            raise InvalidImageUrl(f"image_url {shown} timed out") from None
-        except httpx.HTTPError as exc:
-            raise InvalidImageUrl(
-                f"image_url {shown} could not be fetched ({type(exc).__name__})"
-            ) from None
         try:
             if response.status_code in _REDIRECTS:
                 location = response.headers.get("Location")
@@ -184,14 +190,8 @@ async def _follow(
                 raise InvalidImageUrl(
                     f"image_url {shown} answered HTTP status {response.status_code}"
                 )
-            try:
+            with _as_refusal(shown, "failed while reading"):
                 return await _read_limited(response, max_bytes, shown)
-            except httpx.TimeoutException:
-                raise InvalidImageUrl(f"image_url {shown} timed out") from None
-            except httpx.HTTPError as exc:
-                raise InvalidImageUrl(
-                    f"image_url {shown} failed while reading ({type(exc).__name__})"
-                ) from None
         finally:
             await response.aclose()
     raise InvalidImageUrl(f"image_url has too many redirects (more than {settings.max_redirects})")
