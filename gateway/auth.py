@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Protocol
 
 import msgspec
 from limits import RateLimitItem, parse
@@ -21,33 +21,9 @@ from limits.storage import storage_from_string
 
 from gateway.errors import QuotaExceeded, RateLimited, Unauthorized
 from gateway.keys import hash_client_key
+from gateway.settings import AuthSettings, ClientSettings
 
-Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$")]
 _MONTH_SLACK_S = 2 * 86400.0
-
-
-class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[auth]`."""
-
-    required: bool = False
-
-
-class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[clients.NAME]`."""
-
-    key_sha256: Sha256Hex
-    rate_limit: str | None = None
-    monthly_quota: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    allowed_providers: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        """Reject a rate limit `limits` cannot parse (msgspec reports it with the key path)."""
-        if self.rate_limit is not None:
-            try:
-                parse(self.rate_limit)
-            except ValueError:
-                why = f"rate_limit {self.rate_limit!r} is not like '60/minute'"
-                raise ValueError(why) from None
 
 
 class Client(msgspec.Struct, frozen=True):

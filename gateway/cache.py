@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 import structlog
@@ -30,24 +29,13 @@ from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
+from gateway.settings import CacheSettings
 from providers.base import OutputOptions
 
 log = structlog.get_logger(__name__)
 
 #: Bump when post-processing changes so old answers stop matching.
 KEY_VERSION = b"bg-gateway-result/v1"
-
-
-class CacheSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[cache]`: the result cache."""
-
-    enabled: bool = True
-    backend: Literal["memory", "file", "redis"] = "memory"
-    ttl_s: int = 86400
-    max_entry_bytes: int = 20_000_000
-    path: str = ".cache/results"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "bg-gateway:"
 
 
 class CachedResult(msgspec.Struct, frozen=True, kw_only=True):

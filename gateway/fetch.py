@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
-import msgspec
 
 from gateway.errors import InvalidImageUrl
+from gateway.settings import FetchSettings
 from providers.images import sniff_format
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -25,15 +25,6 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class FetchSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[fetch]`: how `image_url` is fetched."""
-
-    allow_private: bool = False
-    timeout_s: float = 10.0
-    max_redirects: int = 5
-    user_agent: str = "bg-gateway"
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

@@ -25,19 +25,12 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import msgspec
 import redis.asyncio as aioredis
 
-
-class LedgerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[ledger]`: where usage records are kept."""
-
-    backend: Literal["sqlite", "redis"] = "sqlite"
-    path: str = ".cache/usage.sqlite3"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "bg-gateway:"
+from gateway.settings import LedgerSettings
 
 
 class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,7 +23,6 @@ import structlog
 from litestar import Litestar
 
 from gateway.auth import Client
-from gateway.compare.config import ExperimentSettings
 from gateway.compare.mattes import agreement, metrics_blocker, served_matte
 from gateway.compare.stats import ExperimentStats
 from gateway.errors import GatewayError, InvalidOption, UnsupportedOptions, UpstreamError
@@ -31,7 +30,7 @@ from gateway.handling import Served, handle_removal
 from gateway.ledger import UsageRecord
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.settings import ExperimentSettings, Settings
 from gateway.state.base import StateBackend
 from providers.base import OutputOptions
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from gateway.compare.config import ExperimentSettings
+from gateway.settings import ExperimentSettings
 from gateway.state.base import StateBackend
 
 #: Upper bounds (ms) of the latency buckets; one more bucket counts everything slower.

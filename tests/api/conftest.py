@@ -10,9 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
-from gateway.cache import CacheSettings
-from gateway.ledger import LedgerSettings
-from gateway.settings import Settings, parse_settings
+from gateway.settings import CacheSettings, LedgerSettings, Settings, parse_settings
 from providers.base import Provider
 from tests.fakes import FakeProvider
 

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway.compare.config import ExperimentSettings, experiment_problems
 from gateway.compare.experiments import (
     ExperimentServed,
     choose_variant,
@@ -25,6 +24,8 @@ from gateway.compare.stats import ExperimentStats
 from gateway.errors import InvalidOption, ProviderFailed
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
+from gateway.settings import ExperimentSettings
+from gateway.settings.loader import experiment_problems
 from providers.base import OutputOptions, ProviderRequest, ProviderResult
 from providers.errors import ProviderAuthError
 from tests.compare.conftest import compare_settings, fake_configs, photo, png

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from gateway.errors import InvalidImageUrl
-from gateway.fetch import FetchSettings, Resolver, address_problem, fetch_image
+from gateway.fetch import Resolver, address_problem, fetch_image
+from gateway.settings import FetchSettings
 from providers.images import sniff_format
 
 MB = 1024 * 1024

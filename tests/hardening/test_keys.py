@@ -7,8 +7,9 @@ import tomllib
 import msgspec
 import pytest
 
-from gateway.auth import AuthSettings, ClientAuth, ClientSettings, MemoryQuotaCounter
+from gateway.auth import ClientAuth, MemoryQuotaCounter
 from gateway.keys import KEY_PREFIX, hash_client_key, new_client_key
+from gateway.settings import AuthSettings, ClientSettings
 
 
 def test_new_key_has_prefix_and_snippet_holds_only_its_hash() -> None:

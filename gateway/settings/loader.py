@@ -5,89 +5,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-from gateway.auth import AuthSettings, ClientSettings
-from gateway.cache import CacheSettings
-from gateway.compare.config import ExperimentSettings, experiment_problems
-from gateway.fetch import FetchSettings
-from gateway.ledger import LedgerSettings
+from gateway.settings.sections import ExperimentSettings, Settings, SettingsError
 from providers.configs import KEYED_CONFIGS, AnyProviderConfig
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config" / "gateway.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class SettingsError(ValueError):
-    """The configuration is invalid; the message names the key."""
-
-
-class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class ServerSettings(_Section, frozen=True):
-    """`[server]`."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_megapixels: float = 50.0
-    log_format: Literal["auto", "json", "console"] = "auto"
-    shutdown_grace_s: float = 30.0
-    workers: int = 1
-    """Worker processes; more than one needs `[state] backend = "redis"` (shared limits)."""
-
-
-class RoutingSettings(_Section, frozen=True):
-    """`[routing]`."""
-
-    policy: Literal["priority", "cheapest", "fastest", "weighted"] = "priority"
-    allow_policy_override: bool = False
-    fallback: bool = True
-    max_attempts: int = 3
-    request_timeout_s: float = 90.0
-    allowed_fails: int = 3
-    fail_window_s: float = 60.0
-    cooldown_s: float = 30.0
-    max_cooldown_s: float = 600.0
-    out_of_credits_cooldown_s: float = 3600.0
-    exploration: float = 0.05
-    latency_alpha: float = 0.2
-    routing_key_field: str | None = None
-    seed: int | None = None
-
-
-class StateSettings(_Section, frozen=True):
-    """`[state]`."""
-
-    backend: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "bg-gateway:"
-
-
-class Settings(_Section, frozen=True):
-    """The whole configuration."""
-
-    server: ServerSettings = ServerSettings()
-    routing: RoutingSettings = RoutingSettings()
-    state: StateSettings = StateSettings()
-    auth: AuthSettings = AuthSettings()
-    clients: dict[str, ClientSettings] = msgspec.field(default_factory=dict)
-    fetch: FetchSettings = FetchSettings()
-    cache: CacheSettings = CacheSettings()
-    ledger: LedgerSettings = LedgerSettings()
-    providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
-    experiments: dict[str, ExperimentSettings] = msgspec.field(default_factory=dict)
-    disabled: dict[str, str] = msgspec.field(default_factory=dict)
-    """Providers switched off at load time -> why (filled by the loader, not by TOML)."""
-
-    def enabled_providers(self) -> dict[str, AnyProviderConfig]:
-        """Providers to build, in config order."""
-        return {n: c for n, c in self.providers.items() if n not in self.disabled}
 
 
 def _interpolate(value: Any, path: str, missing: list[str]) -> Any:
@@ -202,3 +130,27 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {chosen} is not valid TOML: {exc}") from None
     return parse_settings(data)
+
+
+def experiment_problems(
+    experiments: Mapping[str, ExperimentSettings], providers: Collection[str]
+) -> list[str]:
+    """Start-up checks: one `config key …: why` message per problem (empty when valid)."""
+    problems = []
+    for name, experiment in experiments.items():
+        where = f"config key `experiments.{name}"
+        if not experiment.variants:
+            problems.append(f"{where}.variants`: name at least one provider")
+        for provider, weight in experiment.variants.items():
+            if provider not in providers:
+                problems.append(f"{where}.variants`: unknown provider {provider!r}")
+            if not weight > 0:
+                problems.append(f"{where}.variants.{provider}`: the weight must be > 0")
+        for provider in experiment.shadow:
+            if provider not in providers:
+                problems.append(f"{where}.shadow`: unknown provider {provider!r}")
+            if provider in experiment.variants:
+                problems.append(f"{where}.shadow`: {provider!r} is also a variant")
+        if not 0.0 <= experiment.shadow_share <= 1.0:
+            problems.append(f"{where}.shadow_share`: must be in [0, 1]")
+    return problems
