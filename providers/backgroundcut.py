@@ -23,23 +23,13 @@ import uuid
 import anyio.to_thread
 import httpx
 import msgspec
-import structlog
 from PIL import Image
 
-from providers._http import ErrorTable, raise_for_status, remaining, send
+from providers._http import BARE_ERRORS, ErrorMap, VendorHTTP, with_defaults
 from providers.backgroundcut_config import BackgroundCutConfig
 from providers.base import IMAGE_FORMATS, Capabilities, ProviderRequest, ProviderResult
-from providers.errors import (
-    ProviderAuthError,
-    ProviderOutOfCredits,
-    ProviderProtocolError,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderTimeout,
-)
+from providers.errors import ProviderProtocolError, ProviderRejected, ProviderTimeout
 from providers.images import MEDIA_TYPES, encode_jpeg, open_rgb, sniff_format
-
-log = structlog.get_logger(__name__)
 
 UPLOAD_PATH = "/v3/file-ops/upload/"
 PROCESS_PATH = "/v3/tools/ai/matting/process/"
@@ -49,14 +39,9 @@ _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 #: Body formats accepted from the download, per output type.
 RESULT_FORMATS = {"rgba": frozenset({"png", "webp"}), "mask": frozenset({"jpeg", "png"})}
 
-API_ERRORS: ErrorTable = {
-    401: ProviderAuthError,
-    402: ProviderOutOfCredits,
-    404: ProviderProtocolError,
-    429: ProviderRateLimited,
-    504: ProviderTimeout,
-}
-DOWNLOAD_ERRORS: ErrorTable = {429: ProviderRateLimited}
+#: 400 means *our* request was malformed (format, size mismatch, key suffix); 403 is undocumented.
+API_ERRORS = ErrorMap(table=with_defaults({403: ProviderProtocolError, 404: ProviderProtocolError,
+                                           504: ProviderTimeout}))
 
 
 class Uploads(msgspec.Struct, frozen=True):
@@ -162,16 +147,6 @@ def build_download_request(url: str) -> httpx.Request:
     return httpx.Request("GET", url)
 
 
-def check_status(response: httpx.Response, provider: str, step: str) -> None:
-    """Raise the mapped ProviderError for a non-2xx answer of the vendor API."""
-    if response.status_code == 400:
-        raise ProviderProtocolError(
-            f"{provider}: {step} answered HTTP 400 (the gateway sent a malformed request)",
-            provider, status=400,
-        )
-    raise_for_status(response, provider, API_ERRORS, step)
-
-
 def _json_field(response: httpx.Response, provider: str, step: str, field: str) -> str:
     """A non-empty string field of a JSON body, or ProviderProtocolError."""
     try:
@@ -185,14 +160,12 @@ def _json_field(response: httpx.Response, provider: str, step: str, field: str) 
 
 
 def parse_process_response(response: httpx.Response, provider: str) -> str:
-    """The `output_key` of the matting answer."""
-    check_status(response, provider, "process")
+    """The `output_key` of a 2xx matting answer."""
     return _json_field(response, provider, "process", "output_key")
 
 
 def parse_public_url_response(response: httpx.Response, provider: str) -> str:
-    """The absolute http(s) `url` of the public-URL answer."""
-    check_status(response, provider, "get-public-url")
+    """The absolute http(s) `url` of a 2xx public-URL answer."""
     url = _json_field(response, provider, "get-public-url", "url")
     try:
         parsed = httpx.URL(url)
@@ -206,8 +179,7 @@ def parse_public_url_response(response: httpx.Response, provider: str) -> str:
 def parse_download_response(
     response: httpx.Response, provider: str, output_type: str
 ) -> tuple[bytes, str]:
-    """The result image and its sniffed media type."""
-    raise_for_status(response, provider, DOWNLOAD_ERRORS, "result download")
+    """The result image of a 2xx download and its sniffed media type."""
     found = sniff_format(response.content)
     if found not in RESULT_FORMATS[output_type]:
         raise ProviderProtocolError(
@@ -223,7 +195,7 @@ class BackgroundCutProvider:
     def __init__(self, name: str, config: BackgroundCutConfig, client: httpx.AsyncClient) -> None:
         self.name = name
         self._config = config
-        self._client = client
+        self._http = VendorHTTP(name, client, API_ERRORS, config.timeout_s, config.api_key)
         self.capabilities = Capabilities(
             output="cutout" if config.output_type == "rgba" else "mask",
             native=frozenset({"trimap"}),
@@ -236,9 +208,7 @@ class BackgroundCutProvider:
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload source and trimap, run matting, download the result."""
-        if not self._config.api_key:
-            raise ProviderAuthError(f"{self.name}: no API key configured", self.name)
-        remaining(request.deadline, self._config.timeout_s)
+        self._http.check(request.deadline)
         uploads = await anyio.to_thread.run_sync(
             prepare_uploads, request, self._config, self.name
         )
@@ -249,17 +219,19 @@ class BackgroundCutProvider:
         for key, data, filename in (
             (keys.source, uploads.source, "source.jpg"), (keys.trimap, uploads.trimap, "trimap.jpg")
         ):
-            response = await self._call(
-                build_upload_request(config, key, data, filename), deadline, "upload"
+            await self._http.call(
+                build_upload_request(config, key, data, filename), "upload", deadline
             )
-            check_status(response, self.name, "upload")
-        response = await self._call(build_process_request(config, keys), deadline, "process")
+        response = await self._http.call(build_process_request(config, keys), "process", deadline)
         output_key = parse_process_response(response, self.name)
-        response = await self._call(
-            build_public_url_request(config, output_key), deadline, "get-public-url"
+        response = await self._http.call(
+            build_public_url_request(config, output_key), "get-public-url", deadline
         )
         url = parse_public_url_response(response, self.name)
-        response = await self._call(build_download_request(url), deadline, "download")
+        # An expired or wrong signed URL is not our key being refused: status alone decides.
+        response = await self._http.call(
+            build_download_request(url), "result download", deadline, errors=BARE_ERRORS
+        )
         data, media_type = parse_download_response(response, self.name, config.output_type)
         return ProviderResult(
             data=data,
@@ -273,15 +245,3 @@ class BackgroundCutProvider:
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client belongs to the app."""
-
-    async def _call(
-        self, http_request: httpx.Request, deadline: float, step: str
-    ) -> httpx.Response:
-        response = await send(
-            self._client, http_request, self.name, remaining(deadline, self._config.timeout_s)
-        )
-        if response.status_code >= 300:
-            log.warning(
-                "provider.http_error", provider=self.name, step=step, status=response.status_code
-            )
-        return response

@@ -23,10 +23,8 @@ import re
 import time
 
 import httpx
-import msgspec
-import structlog
 
-from providers._http import ErrorTable, remaining, retry_after_seconds, send
+from providers._http import ErrorMap, VendorHTTP, json_object, with_defaults
 from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import (
     IMAGE_FORMATS,
@@ -42,28 +40,15 @@ from providers.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
     ProviderRejected,
-    ProviderUnavailable,
 )
 from providers.images import MEDIA_TYPES, sniff_format
-
-log = structlog.get_logger(__name__)
 
 PATH = "/v2"
 HEALTH_PATH = "/v2/health"
 HEALTH_TIMEOUT_S = 5.0
 NATIVE = frozenset({"format", "channels", "size", "crop", "bg_color", "despill"})
 _FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
-_CODE = re.compile(r"[a-z]+(?:[_.-][a-z]+)*")
 
-ERRORS: ErrorTable = {
-    400: ProviderProtocolError,
-    401: ProviderAuthError,
-    402: ProviderOutOfCredits,
-    403: ProviderAuthError,
-    413: ProviderProtocolError,
-    422: ProviderRejected,
-    429: ProviderRateLimited,
-}
 #: Code words that pin the class of a vague 400/422, checked in this order.
 CODE_WORDS: tuple[tuple[frozenset[str], type[ProviderError]], ...] = (
     (frozenset({"missing", "malformed", "base64", "field", "param", "parameter", "large",
@@ -138,10 +123,7 @@ def build_request(config: BackgroundEraseConfig, request: ProviderRequest) -> ht
 def parse_response(
     response: httpx.Response, provider: str, options: OutputOptions
 ) -> ProviderResult:
-    """The image of a 2xx answer (media type sniffed), or the mapped ProviderError."""
-    error = error_for(response, provider)
-    if error is not None:
-        raise error
+    """The image of a 2xx answer (media type sniffed)."""
     found = sniff_format(response.content)
     if found not in _FORMATS.values():
         raise ProviderProtocolError(
@@ -159,38 +141,26 @@ def parse_response(
     )
 
 
-def error_for(response: httpx.Response, provider: str) -> ProviderError | None:
-    """The ProviderError for a non-2xx answer (None for 2xx)."""
-    status = response.status_code
-    if status < 300:
-        return None
-    code = error_code(response.content)
-    error = ERRORS.get(status) or (ProviderUnavailable if status >= 500 else ProviderProtocolError)
-    if status in (400, 422) and code is not None:
-        words = set(re.split(r"[_.-]", code))
-        error = next((cls for vocab, cls in CODE_WORDS if words & vocab), error)
-    suffix = f" (code {code})" if code else ""
-    return error(
-        f"{provider}: {PATH} answered HTTP {status}{suffix}",
-        provider, retry_after=retry_after_seconds(response.headers), status=status,
-    )
-
-
-def error_code(body: bytes) -> str | None:
-    """The error `code` (top level or under `error`), lowercased; None unless plain words."""
-    try:
-        decoded = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(decoded, dict):
-        return None
+def error_code(status: int, body: bytes) -> object:
+    """The error `code`, top level or under `error` (sanitised by the shared layer)."""
+    decoded = json_object(body) or {}
     nested = decoded.get("error")
-    code = nested.get("code") if isinstance(nested, dict) else decoded.get("code")
-    if not isinstance(code, str) or len(code) > 40:
+    return nested.get("code") if isinstance(nested, dict) else decoded.get("code")
+
+
+def refine(status: int, code: str | None) -> type[ProviderError] | None:
+    """For the vague 400/422, the code's words pin the class."""
+    if status not in (400, 422) or code is None:
         return None
-    code = code.lower()
-    # Letters only: anything key-shaped (digits, mixed tokens) never reaches a message or log.
-    return code if _CODE.fullmatch(code) else None
+    words = set(re.split(r"[_.-]", code))
+    return next((cls for vocab, cls in CODE_WORDS if words & vocab), None)
+
+
+ERRORS = ErrorMap(
+    table=with_defaults({413: ProviderProtocolError, 422: ProviderRejected}),
+    code=error_code,
+    refine=refine,
+)
 
 
 def build_health_request(config: BackgroundEraseConfig) -> httpx.Request:
@@ -207,7 +177,7 @@ class BackgroundEraseProvider:
     ) -> None:
         self.name = name
         self._config = config
-        self._client = client
+        self._http = VendorHTTP(name, client, ERRORS, config.timeout_s, config.api_key)
         self.capabilities = Capabilities(
             output="cutout",
             native=NATIVE,
@@ -218,18 +188,10 @@ class BackgroundEraseProvider:
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Send the original with the flags; pass the vendor's answer through."""
-        if not self._config.api_key:
-            raise ProviderAuthError(f"{self.name}: no API key configured", self.name)
         started = time.monotonic()
-        response = await send(
-            self._client, build_request(self._config, request), self.name,
-            remaining(request.deadline, self._config.timeout_s),
+        response = await self._http.call(
+            build_request(self._config, request), PATH, request.deadline
         )
-        if response.status_code >= 300:
-            log.warning(
-                "provider.http_error", provider=self.name, path=PATH,
-                status=response.status_code, code=error_code(response.content),
-            )
         result = parse_response(response, self.name, request.options)
         result.latency_s = time.monotonic() - started
         result.cost = self._config.cost
@@ -237,14 +199,7 @@ class BackgroundEraseProvider:
 
     async def health(self) -> bool:
         """True when GET /v2/health answers 2xx in time."""
-        timeout = min(self._config.timeout_s, HEALTH_TIMEOUT_S)
-        try:
-            response = await send(
-                self._client, build_health_request(self._config), self.name, timeout
-            )
-        except ProviderError:
-            return False
-        return response.is_success
+        return await self._http.healthy(build_health_request(self._config), HEALTH_TIMEOUT_S)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client belongs to the app."""

@@ -21,22 +21,18 @@ import time
 import anyio.to_thread
 import httpx
 import msgspec
-import structlog
 from PIL import Image
 
-from providers._http import ErrorTable, raise_for_status, remaining, send
+from providers._http import ErrorMap, VendorHTTP, json_object, with_defaults
 from providers.base import IMAGE_FORMATS, Capabilities, ProviderRequest, ProviderResult
 from providers.errors import (
-    ProviderAuthError,
+    ProviderError,
     ProviderOutOfCredits,
     ProviderProtocolError,
-    ProviderRateLimited,
     ProviderRejected,
 )
 from providers.images import MEDIA_TYPES, encode_jpeg, open_rgb, proxy_size, sniff_format
 from providers.withoutbg_config import WithoutBGConfig
-
-log = structlog.get_logger(__name__)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 CREDITS_TIMEOUT_S = 10.0
@@ -44,15 +40,27 @@ PATHS = {"alpha": "/v1.0/alpha-channel", "cutout": "/v1.0/image-without-backgrou
 CREDITS_PATH = "/available-credit"
 _EXIF_ORIENTATION = 0x0112
 
-ERRORS: ErrorTable = {
-    401: ProviderAuthError,
-    402: ProviderOutOfCredits,
-    403: ProviderOutOfCredits,
-    413: ProviderProtocolError,
-    415: ProviderProtocolError,
-    422: ProviderRejected,
-    429: ProviderRateLimited,
-}
+
+
+def error_code(status: int, body: bytes) -> str | None:
+    """`request_validation` for FastAPI's `{"detail": [{"loc": …}]}` (our malformed request)."""
+    decoded = json_object(body) if status == 422 else None
+    return "request_validation" if decoded and isinstance(decoded.get("detail"), list) else None
+
+
+def refine(status: int, code: str | None) -> type[ProviderError] | None:
+    """A 422 validation list is our malformed request, not the image."""
+    return ProviderProtocolError if code == "request_validation" else None
+
+
+ERRORS = ErrorMap(
+    table=with_defaults({
+        403: ProviderOutOfCredits, 413: ProviderProtocolError, 415: ProviderProtocolError,
+        422: ProviderRejected,
+    }),
+    code=error_code,
+    refine=refine,
+)
 
 
 class Upload(msgspec.Struct, frozen=True):
@@ -116,28 +124,13 @@ def build_request(config: WithoutBGConfig, upload: Upload) -> httpx.Request:
 
 
 def parse_response(response: httpx.Response, provider: str, config: WithoutBGConfig) -> bytes:
-    """The PNG body of a 2xx answer, or the mapped ProviderError."""
-    what = PATHS[config.endpoint]
-    if response.status_code == 422 and _is_validation_list(response):
-        raise ProviderProtocolError(
-            f"{provider}: {what} answered HTTP 422 (request validation)", provider, status=422
-        )
-    raise_for_status(response, provider, ERRORS, what)
+    """The PNG body of a 2xx answer."""
     if sniff_format(response.content) != "png":
         raise ProviderProtocolError(
-            f"{provider}: {what} answered 200 without a PNG body", provider,
+            f"{provider}: {PATHS[config.endpoint]} answered 200 without a PNG body", provider,
             status=response.status_code,
         )
     return response.content
-
-
-def _is_validation_list(response: httpx.Response) -> bool:
-    """True for FastAPI's `{"detail": [{"loc": …}]}`: our request was malformed, not the image."""
-    try:
-        body = msgspec.json.decode(response.content)
-    except msgspec.DecodeError:
-        return False
-    return isinstance(body, dict) and isinstance(body.get("detail"), list)
 
 
 def build_credits_request(config: WithoutBGConfig) -> httpx.Request:
@@ -150,8 +143,7 @@ def build_credits_request(config: WithoutBGConfig) -> httpx.Request:
 
 
 def parse_credits_response(response: httpx.Response, provider: str) -> float | None:
-    """`available_credits` (or `credit`) as a number, None when the body names neither."""
-    raise_for_status(response, provider, ERRORS, CREDITS_PATH)
+    """`available_credits` (or `credit`) of a 2xx answer, None when the body names neither."""
     try:
         body = msgspec.json.decode(response.content)
     except msgspec.DecodeError as exc:
@@ -171,7 +163,7 @@ class WithoutBGProvider:
     def __init__(self, name: str, config: WithoutBGConfig, client: httpx.AsyncClient) -> None:
         self.name = name
         self._config = config
-        self._client = client
+        self._http = VendorHTTP(name, client, ERRORS, config.timeout_s, config.api_key)
         self.capabilities = Capabilities(
             output="mask" if config.endpoint == "alpha" else "cutout",
             native=frozenset(),
@@ -184,17 +176,14 @@ class WithoutBGProvider:
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload, call the endpoint, return the matte (or cutout) at the upload's resolution."""
-        self._require_key()
-        remaining(request.deadline, self._config.timeout_s)
+        self._http.check(request.deadline)
         upload = await anyio.to_thread.run_sync(
             prepare_upload, request, self._config, self.name
         )
         started = time.monotonic()
-        response = await send(
-            self._client, build_request(self._config, upload), self.name,
-            remaining(request.deadline, self._config.timeout_s),
+        response = await self._http.call(
+            build_request(self._config, upload), PATHS[self._config.endpoint], request.deadline
         )
-        self._log_status(response, PATHS[self._config.endpoint])
         data = parse_response(response, self.name, self._config)
         return ProviderResult(
             data=data,
@@ -214,23 +203,10 @@ class WithoutBGProvider:
 
     async def credits(self) -> float | None:
         """Remaining credits from GET /available-credit."""
-        self._require_key()
-        timeout = min(self._config.timeout_s, CREDITS_TIMEOUT_S)
-        response = await send(
-            self._client, build_credits_request(self._config), self.name, timeout
+        response = await self._http.call(
+            build_credits_request(self._config), CREDITS_PATH, cap_s=CREDITS_TIMEOUT_S
         )
-        self._log_status(response, CREDITS_PATH)
         return parse_credits_response(response, self.name)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client belongs to the app."""
-
-    def _require_key(self) -> None:
-        if not self._config.api_key:
-            raise ProviderAuthError(f"{self.name}: no API key configured", self.name)
-
-    def _log_status(self, response: httpx.Response, path: str) -> None:
-        if response.status_code >= 300:
-            log.warning(
-                "provider.http_error", provider=self.name, path=path, status=response.status_code
-            )
