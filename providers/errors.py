@@ -7,6 +7,7 @@
     ├── ProviderOutOfCredits             yes    out_of_credits   (402, 403 expired)
     ├── ProviderAuthError                yes    auth             (our key is wrong)
     ├── ProviderProtocolError            yes    protocol         (odd body, our bad request)
+    ├── ProviderBusy                     yes    busy             (local engine: queue full)
     └── ProviderRejected                 no     rejected         (vendor: image cannot be done)
 
 Messages are ours, never a vendor's body and never anything key-shaped.
@@ -71,6 +72,12 @@ class ProviderProtocolError(ProviderError):
     """The vendor answered something we cannot use, or refused our (malformed) request."""
 
     reason = "protocol"
+
+
+class ProviderBusy(ProviderError):
+    """A local engine's inference queue is full, or would outlast the request's deadline."""
+
+    reason = "busy"
 
 
 class ProviderRejected(ProviderError):

@@ -119,7 +119,8 @@ async def record_failure(
         await state.open_circuit(name, settings.cooldown_s)
         log.warning("circuit_reopened", provider=name, reason=error.reason)
         return max(back or 0.0, settings.cooldown_s)
-    if error.reason in ("out_of_credits", "rate_limited"):
+    # A busy local engine is healthy, only full: no mark towards opening its circuit.
+    if error.reason in ("out_of_credits", "rate_limited", "busy"):
         return back
     failures = await state.add_failure(name, settings.fail_window_s)
     if failures >= settings.allowed_fails:

@@ -28,7 +28,7 @@ from providers.errors import ProviderError, ProviderProtocolError, ProviderTimeo
 log = structlog.get_logger("gateway.router")
 
 #: Outcomes that mean "not available now" rather than "broken" (503, not 502).
-_UNAVAILABLE = frozenset({"rate_limited", "out_of_credits"})
+_UNAVAILABLE = frozenset({"rate_limited", "out_of_credits", "busy"})
 
 
 def _unavailable_now(error: ProviderError) -> bool:
