@@ -12,8 +12,16 @@ from providers.backgroundcut_config import BackgroundCutConfig
 from providers.backgrounderase import BackgroundEraseProvider
 from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import Provider, ProviderConfig
+from providers.clipdrop import ClipdropProvider
+from providers.clipdrop_config import ClipdropConfig
 from providers.configs import AnyProviderConfig
 from providers.local.config import LocalConfig
+from providers.photoroom import PhotoroomProvider
+from providers.photoroom_config import PhotoroomConfig
+from providers.rembg import RembgProvider
+from providers.rembg_config import RembgConfig
+from providers.removebg import RemoveBgProvider
+from providers.removebg_config import RemoveBgConfig
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
 
@@ -33,6 +41,10 @@ FACTORIES: dict[type[ProviderConfig], ProviderFactory] = {
     WithoutBGConfig: WithoutBGProvider,
     BackgroundEraseConfig: BackgroundEraseProvider,
     BackgroundCutConfig: BackgroundCutProvider,
+    RemoveBgConfig: RemoveBgProvider,
+    PhotoroomConfig: PhotoroomProvider,
+    ClipdropConfig: ClipdropProvider,
+    RembgConfig: RembgProvider,
 }
 
 
