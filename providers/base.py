@@ -130,6 +130,15 @@ class SupportsHealth(Protocol):
 
 
 @runtime_checkable
+class SupportsDetails(Protocol):
+    """A provider with static facts worth listing (the local engine: engine, model, licence)."""
+
+    def details(self) -> dict[str, str | bool | None]:
+        """Facts for GET /v1/providers; no secrets."""
+        ...
+
+
+@runtime_checkable
 class SupportsCredits(Protocol):
     """A provider with a credits endpoint."""
 

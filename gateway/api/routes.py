@@ -18,6 +18,7 @@ from gateway.errors import InvalidOption
 from gateway.handling import log_fields
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
+from providers.base import SupportsDetails
 
 
 def route_hints(request: Request, opts: RequestOptions) -> RouteHints:
@@ -80,6 +81,9 @@ async def list_providers(request: Request) -> Response[bytes]:
     for status in statuses:
         # true/false from the vendor's health endpoint; null when it has none.
         status["health"] = health.get(status["name"])
+        provider = runtime.providers.get(status["name"])
+        # The local engine: which engine, model, family and licence it runs (null for vendors).
+        status["engine"] = provider.details() if isinstance(provider, SupportsDetails) else None
     return Response(msgspec.json.encode({"providers": statuses}), media_type="application/json")
 
 

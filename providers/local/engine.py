@@ -26,7 +26,8 @@ class MatteEngine(Protocol):
 EngineFactory = Callable[[int], MatteEngine]
 """Builds an engine from the long side of its working copy."""
 
-#: Engine name -> factory. An ONNX engine (u2netp, ISNet, BiRefNet) registers here later.
+#: Engine name -> factory of the engines that need no model file. ONNX models are built from
+#: their file by `choice.choose_engine`.
 ENGINES: dict[str, EngineFactory] = {
     "classic": ClassicEngine,
 }
