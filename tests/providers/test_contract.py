@@ -15,6 +15,8 @@ from providers.backgroundcut_config import BackgroundCutConfig
 from providers.backgrounderase import BackgroundEraseProvider
 from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import Provider, ProviderRequest
+from providers.clipdrop import ClipdropProvider
+from providers.clipdrop_config import ClipdropConfig
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -25,12 +27,21 @@ from providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from providers.photoroom import PhotoroomProvider
+from providers.photoroom_config import PhotoroomConfig
+from providers.rembg import RembgProvider
+from providers.rembg_config import RembgConfig
+from providers.removebg import RemoveBgProvider
+from providers.removebg_config import RemoveBgConfig
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
 from tests.imaging import decode
 from tests.providers.provider_kit import (
     BACKGROUNDCUT_KEY,
     BACKGROUNDERASE_KEY,
+    CLIPDROP_KEY,
+    PHOTOROOM_KEY,
+    REMOVEBG_KEY,
     WITHOUTBG_KEY,
     cutout_png,
     mask_png,
@@ -63,6 +74,8 @@ class Adapter:
     answer_ok: Callable[[HTTPXMock], None]
     answer_malformed: Callable[[HTTPXMock], None]
     errors: tuple[ErrorCase, ...]
+    cost: float = 1.0
+    keyed: bool = True
 
 
 WBG_URL = "https://api.withoutbg.com/v1.0/alpha-channel"
@@ -71,6 +84,38 @@ BGC_API = "https://api.backgroundcut.co/v3"
 BGC_UPLOAD, BGC_PROCESS = f"{BGC_API}/file-ops/upload/", f"{BGC_API}/tools/ai/matting/process/"
 BGC_PUBLIC = f"{BGC_API}/file-ops/get-public-url/"
 CDN_URL = "https://cdn.example.net/spaces/result.png?sig=abc"
+RBG_URL = "https://api.remove.bg/v1.0/removebg"
+PRM_URL = "https://sdk.photoroom.com/v1/segment"
+CDP_URL = "https://clipdrop-api.co/remove-background/v1"
+REMBG_BASE = "http://rembg.internal:7000"
+REMBG_URL = f"{REMBG_BASE}/api/remove"
+REMBG_NO_KEY = "rembg-has-no-key"
+ZIP_BODY = b"PK\x03\x04" + b"\x00" * 64
+
+
+def _image_ok(url: str, headers: dict[str, str]) -> Callable[[HTTPXMock], None]:
+    """A 200 RGBA PNG cutout of the request's size from `url`, with `headers`."""
+
+    def answer(httpx_mock: HTTPXMock) -> None:
+        httpx_mock.add_response(url=url, content=cutout_png(240, 160),
+                                headers={"content-type": "image/png", **headers})
+
+    return answer
+
+
+def _malformed(url: str, content: bytes) -> Callable[[HTTPXMock], None]:
+    """A 200 whose body is not an image."""
+
+    def answer(httpx_mock: HTTPXMock) -> None:
+        httpx_mock.add_response(url=url, content=content)
+
+    return answer
+
+
+def _rbg_error(code: str | None, title: str) -> dict[str, Any]:
+    """remove.bg's error envelope."""
+    error = {"title": title, **({"code": code} if code else {})}
+    return {"errors": [error]}
 
 
 def _nothing(httpx_mock: HTTPXMock) -> None:
@@ -194,6 +239,105 @@ ADAPTERS = (
         ),
     ),
 )
+NEW_ADAPTERS = (
+    Adapter(
+        id="removebg",
+        key=REMOVEBG_KEY,
+        make=lambda client, key: RemoveBgProvider(
+            "removebg", RemoveBgConfig(api_key=key), client
+        ),
+        request=provider_request,
+        main_url=RBG_URL,
+        prelude=_nothing,
+        answer_ok=_image_ok(RBG_URL, {"X-Credits-Charged": "1", "X-Type": "product"}),
+        answer_malformed=_malformed(RBG_URL, ZIP_BODY),
+        errors=(
+            ErrorCase(400, ProviderRejected, False, _rbg_error(
+                "unknown_foreground", "Could not identify foreground in image.")),
+            ErrorCase(400, ProviderRejected, False, _rbg_error(
+                "failed_to_read_image", "Failed to read image")),
+            ErrorCase(400, ProviderProtocolError, True, _rbg_error("invalid_size", "bad size")),
+            ErrorCase(400, ProviderProtocolError, True, _rbg_error(None, "Failed to download")),
+            ErrorCase(402, ProviderOutOfCredits, True,
+                      _rbg_error("insufficient_credits", "Insufficient credits")),
+            ErrorCase(403, ProviderAuthError, True,
+                      _rbg_error("auth_failed", f"API Key invalid: {REMOVEBG_KEY}")),
+            ErrorCase(403, ProviderAuthError, True,
+                      _rbg_error("ip_address_unauthorized", "IP not allowed")),
+            ErrorCase(429, ProviderRateLimited, True,
+                      _rbg_error("rate_limit_exceeded", "Rate limit exceeded"), "3", 3.0),
+            ErrorCase(500, ProviderUnavailable, True, _rbg_error("unknown_error", "oops")),
+            ErrorCase(503, ProviderUnavailable, True, "bad gateway"),
+        ),
+    ),
+    Adapter(
+        id="photoroom",
+        key=PHOTOROOM_KEY,
+        make=lambda client, key: PhotoroomProvider(
+            "photoroom", PhotoroomConfig(api_key=key), client
+        ),
+        request=provider_request,
+        main_url=PRM_URL,
+        prelude=_nothing,
+        answer_ok=_image_ok(PRM_URL, {"x-uncertainty-score": "0.12"}),
+        answer_malformed=_malformed(PRM_URL, b'{"base64img": "not an image"}'),
+        errors=(
+            ErrorCase(400, ProviderProtocolError, True, {
+                "detail": "Please provide an image.", "status_code": 400, "type": "missing_image"}),
+            ErrorCase(400, ProviderRejected, False, {
+                "detail": "Could not process", "status_code": 400, "type": "unreadable_image"}),
+            ErrorCase(402, ProviderOutOfCredits, True, {
+                "error": {"detail": "API credits exhausted."}}),
+            ErrorCase(403, ProviderAuthError, True, None),
+            ErrorCase(429, ProviderRateLimited, True, None, "4", 4.0),
+            ErrorCase(429, ProviderRateLimited, True, None),
+            ErrorCase(500, ProviderUnavailable, True, {"error": {"message": "Unexpected"}}),
+        ),
+    ),
+    Adapter(
+        id="clipdrop",
+        key=CLIPDROP_KEY,
+        make=lambda client, key: ClipdropProvider(
+            "clipdrop", ClipdropConfig(api_key=key), client
+        ),
+        request=provider_request,
+        main_url=CDP_URL,
+        prelude=_nothing,
+        answer_ok=_image_ok(CDP_URL, {"x-credits-consumed": "1", "x-remaining-credits": "99"}),
+        answer_malformed=_malformed(CDP_URL, b"<html>maintenance</html>"),
+        errors=(
+            ErrorCase(400, ProviderRejected, False, {"error": "image resolution too big"}),
+            ErrorCase(401, ProviderAuthError, True, {"error": "No api key provided"}),
+            ErrorCase(402, ProviderOutOfCredits, True, {"error": "No remaining credits"}),
+            ErrorCase(403, ProviderAuthError, True, {"error": f"Invalid key {CLIPDROP_KEY}"}),
+            ErrorCase(406, ProviderProtocolError, True, {"error": "Not acceptable"}),
+            ErrorCase(429, ProviderRateLimited, True, {"error": "Too many requests"}, "9", 9.0),
+            ErrorCase(500, ProviderUnavailable, True, {"error": "Server error"}),
+        ),
+    ),
+    Adapter(
+        id="rembg",
+        key=REMBG_NO_KEY,
+        make=lambda client, key: RembgProvider(
+            "rembg", RembgConfig(base_url=REMBG_BASE), client
+        ),
+        request=provider_request,
+        main_url=REMBG_URL,
+        prelude=_nothing,
+        answer_ok=_image_ok(REMBG_URL, {}),
+        answer_malformed=_malformed(REMBG_URL, b"Internal Server Error"),
+        errors=(
+            ErrorCase(422, ProviderProtocolError, True, {"detail": [
+                {"type": "missing", "loc": ["body", "file"], "msg": "Field required"}]}),
+            ErrorCase(429, ProviderRateLimited, True, None, "2", 2.0),
+            ErrorCase(500, ProviderUnavailable, True, "Internal Server Error"),
+            ErrorCase(502, ProviderUnavailable, True, None),
+        ),
+        cost=0.0,
+        keyed=False,
+    ),
+)
+ADAPTERS = ADAPTERS + NEW_ADAPTERS
 ERROR_PARAMS = [
     pytest.param(adapter, case, id=f"{adapter.id}-{case.status}-{case.error.__name__}")
     for adapter in ADAPTERS
@@ -226,7 +370,7 @@ async def test_success_returns_a_decodable_result_of_the_declared_kind(
     assert result.kind == provider.capabilities.output
     assert result.media_type == "image/png"
     assert result.latency_s >= 0
-    assert result.cost == 1.0
+    assert result.cost == adapter.cost
     image = decode(result.data)
     if result.kind == "mask":
         assert image.mode == "L"
@@ -323,7 +467,9 @@ async def test_spent_deadline_times_out_without_calling_the_vendor(
     assert httpx_mock.get_requests() == []
 
 
-@BY_ADAPTER
+@pytest.mark.parametrize(
+    "adapter", [a for a in ADAPTERS if a.keyed], ids=[a.id for a in ADAPTERS if a.keyed]
+)
 async def test_missing_key_is_an_auth_error_without_a_call(
     adapter: Adapter, httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:

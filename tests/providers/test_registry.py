@@ -17,6 +17,15 @@ from providers.base import Capabilities, Provider, ProviderConfig
 from providers.configs import AnyProviderConfig
 from providers.local.config import LocalConfig
 from providers.registry import FACTORIES, build_provider
+from providers.clipdrop import ClipdropProvider
+from providers.clipdrop_config import ClipdropConfig
+from providers.configs import missing_setting
+from providers.photoroom import PhotoroomProvider
+from providers.photoroom_config import PhotoroomConfig
+from providers.rembg import RembgProvider
+from providers.rembg_config import RembgConfig
+from providers.removebg import RemoveBgProvider
+from providers.removebg_config import RemoveBgConfig
 from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
 
@@ -27,8 +36,13 @@ from providers.withoutbg_config import WithoutBGConfig
         (WithoutBGConfig(api_key="k"), WithoutBGProvider),
         (BackgroundEraseConfig(api_key="k"), BackgroundEraseProvider),
         (BackgroundCutConfig(api_key="k"), BackgroundCutProvider),
+        (RemoveBgConfig(api_key="k"), RemoveBgProvider),
+        (PhotoroomConfig(api_key="k"), PhotoroomProvider),
+        (ClipdropConfig(api_key="k"), ClipdropProvider),
+        (RembgConfig(base_url="http://rembg:7000"), RembgProvider),
     ],
-    ids=["withoutbg", "backgrounderase", "backgroundcut"],
+    ids=["withoutbg", "backgrounderase", "backgroundcut", "removebg", "photoroom", "clipdrop",
+         "rembg"],
 )
 async def test_vendor_configs_build_their_adapter(
     config: AnyProviderConfig, adapter: type, client: httpx.AsyncClient
@@ -43,6 +57,14 @@ async def test_vendor_configs_build_their_adapter(
 
 def test_every_config_type_has_a_factory() -> None:
     assert set(typing.get_args(AnyProviderConfig)) == set(FACTORIES)
+
+
+def test_what_each_provider_needs_to_be_enabled() -> None:
+    assert missing_setting(RemoveBgConfig()) == "api_key"
+    assert missing_setting(ClipdropConfig(api_key="k")) is None
+    assert missing_setting(RembgConfig()) == "base_url"
+    assert missing_setting(RembgConfig(base_url="http://rembg:7000")) is None
+    assert missing_setting(LocalConfig()) is None
 
 
 class _StubLocal:
