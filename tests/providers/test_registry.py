@@ -14,14 +14,13 @@ from providers.backgroundcut_config import BackgroundCutConfig
 from providers.backgrounderase import BackgroundEraseProvider
 from providers.backgrounderase_config import BackgroundEraseConfig
 from providers.base import Capabilities, Provider, ProviderConfig
-from providers.configs import AnyProviderConfig
-from providers.local.config import LocalConfig
-from providers.registry import FACTORIES, build_provider
 from providers.clipdrop import ClipdropProvider
 from providers.clipdrop_config import ClipdropConfig
-from providers.configs import missing_setting
+from providers.configs import AnyProviderConfig, missing_setting
+from providers.local.config import LocalConfig
 from providers.photoroom import PhotoroomProvider
 from providers.photoroom_config import PhotoroomConfig
+from providers.registry import FACTORIES, build_provider
 from providers.rembg import RembgProvider
 from providers.rembg_config import RembgConfig
 from providers.removebg import RemoveBgProvider
