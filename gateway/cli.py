@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 from gateway.compare_cli import add_compare_parser, run_compare
+from gateway.models_cli import add_models_parser, check_onnx_providers, run_models
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.state import StateUnavailable, open_state
+from providers.local.models import ModelUnavailable
 
 _DESCRIPTION = """\
 bg-gateway: one HTTP endpoint for background removal in front of several vendors and a
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="answer ready-made results without computing mattes (benchmarks)")
 
     add_compare_parser(commands)
+    add_models_parser(commands)
 
     keys = commands.add_parser("keys", help="manage gateway client keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -105,6 +108,10 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(_check_state(settings))
     except StateUnavailable as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
+        return 2
+    problem = check_onnx_providers(settings, keep_sessions=settings.server.workers == 1)
+    if problem is not None:
+        print(f"start-up failed: {problem}", file=sys.stderr)
         return 2
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; handling it here
     # makes that graceful shutdown a clean exit (code 0) instead of "killed by SIGTERM".
@@ -174,11 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bg-gateway` console script."""
     args = _parser().parse_args(argv)
     handlers = {"serve": _serve, "remove": _remove, "sandbox": _sandbox, "keys": _keys,
-                "compare": run_compare}
+                "compare": run_compare, "models": run_models}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ModelUnavailable as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)

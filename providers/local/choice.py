@@ -17,12 +17,10 @@ from providers.local.classic import ClassicEngine
 from providers.local.config import LocalConfig
 from providers.local.engine import MatteEngine
 from providers.local.families import family
-from providers.local.models import CATALOGUE, lookup, model_dir, present
+from providers.local.models import CATALOGUE, ModelUnavailable, lookup, model_dir, present
 from providers.local.onnx_engine import ModelLoadError, OnnxEngine
 
-
-class ModelUnavailable(ValueError):
-    """`engine = "onnx"` but the model file is missing or unusable (a start-up error)."""
+__all__ = ["EngineChoice", "ModelUnavailable", "choose_engine"]
 
 
 class EngineChoice(msgspec.Struct, frozen=True):

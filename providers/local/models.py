@@ -18,6 +18,10 @@ MODEL_DIR_ENV = "BG_GATEWAY_MODEL_DIR"
 DEFAULT_MODEL_DIR = Path("~/.cache/bg-gateway/models")
 
 
+class ModelUnavailable(ValueError):
+    """`engine = "onnx"` but the model file is missing or unusable (a start-up error)."""
+
+
 class ModelSpec(msgspec.Struct, frozen=True):
     """One downloadable model file."""
 
