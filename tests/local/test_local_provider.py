@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from providers.errors import ProviderRejected, ProviderTimeout
 from providers.images import encode_png
 from providers.local.config import LocalConfig
 from providers.local.provider import LocalProvider
+from tests.local.tiny_models import build
 from tests.synthetic import iou, on_plain, trimap_from_alpha
 
 
@@ -31,9 +33,22 @@ def _decode(data: bytes) -> Image.Image:
     return image
 
 
-@pytest.fixture
-def provider() -> LocalProvider:
-    return LocalProvider("local", LocalConfig(work_long_side=256, cost=0.0, rate_limit="50/second"))
+@pytest.fixture(params=["classic", "onnx"])
+def provider(request: pytest.FixtureRequest, tmp_path: Path) -> LocalProvider:
+    """The classic engine, and the ONNX engine on a tiny saliency model (isnet interface)."""
+    neural = request.param == "onnx"
+    if neural:
+        build(tmp_path / "isnet-general-use.onnx", "isnet", "saliency")
+    config = LocalConfig(work_long_side=256, cost=0.0, rate_limit="50/second",
+                         engine=request.param, model_dir=str(tmp_path),
+                         model="isnet-general-use" if neural else None)
+    return LocalProvider("local", config)
+
+
+def _min_iou(provider: LocalProvider) -> float:
+    """The classic engine keys the plain backdrop well; the tiny test model is only a crude
+    darkness detector (it misses the products' light labels), so it is held to less."""
+    return 0.95 if provider.choice.engine == "classic" else 0.85
 
 
 def test_capabilities_and_protocol(provider: LocalProvider) -> None:
@@ -51,11 +66,16 @@ async def test_mask_comes_back_as_grayscale_png(provider: LocalProvider) -> None
     assert result.provider == "local" and result.latency_s > 0
     mask = _decode(result.data)
     assert mask.mode == "L"
-    # Working resolution: long side 256, aspect kept.
-    assert max(mask.size) == 256
+    if provider.choice.engine == "classic":
+        # Working resolution: long side 256, aspect kept.
+        assert max(mask.size) == 256 and result.metadata["resolution"] == "working"
+    else:
+        # A model's matte comes back at full resolution, its edge refined there.
+        assert mask.size == image.size and result.metadata["resolution"] == "full"
+        assert result.metadata["model"] == "isnet-general-use"
     assert abs(mask.width / mask.height - image.width / image.height) < 0.02
     upscaled = np.asarray(mask.resize(image.size, Image.Resampling.BICUBIC))
-    assert iou(upscaled, alpha) >= 0.95
+    assert iou(upscaled, alpha) >= _min_iou(provider)
 
 
 async def test_trimap_request_returns_a_full_resolution_clamped_matte(
@@ -80,7 +100,7 @@ async def test_one_sided_trimap_only_clamps_the_engine_matte(provider: LocalProv
     mask = np.asarray(_decode((await provider.remove_background(request)).data))
     assert mask.shape == alpha.shape
     assert np.all(mask[:8] == 0)
-    assert iou(mask, alpha) >= 0.95
+    assert iou(mask, alpha) >= _min_iou(provider)
 
 
 async def test_spent_deadline_times_out(provider: LocalProvider) -> None:
@@ -109,5 +129,5 @@ async def test_jpeg_input_and_aclose(provider: LocalProvider) -> None:
     image.save(buffer, format="JPEG", quality=90)
     result = await provider.remove_background(_request(buffer.getvalue(), size=image.size))
     mask = _decode(result.data).resize(image.size, Image.Resampling.BICUBIC)
-    assert iou(np.asarray(mask), alpha) >= 0.95
+    assert iou(np.asarray(mask), alpha) >= _min_iou(provider)
     await provider.aclose()
