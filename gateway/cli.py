@@ -57,11 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--server", help="gateway base URL, e.g. http://127.0.0.1:8080")
 
     sandbox = commands.add_parser(
-        "sandbox", help="run fake withoutBG, BackgroundErase and BackgroundCut servers on loopback",
+        "sandbox", help="run the seven fake vendors (withoutBG, BackgroundErase, BackgroundCut, "
+        "remove.bg, Photoroom, Clipdrop, rembg) on loopback",
     )
     sandbox.add_argument("--withoutbg-port", type=int, default=9101)
     sandbox.add_argument("--backgrounderase-port", type=int, default=9102)
     sandbox.add_argument("--backgroundcut-port", type=int, default=9103)
+    sandbox.add_argument("--removebg-port", type=int, default=9104)
+    sandbox.add_argument("--photoroom-port", type=int, default=9105)
+    sandbox.add_argument("--clipdrop-port", type=int, default=9106)
+    sandbox.add_argument("--rembg-port", type=int, default=9107)
     sandbox.add_argument("--withoutbg-rate-limit", default="7/minute",
                          help="per-key limit of the fake withoutBG (default 7/minute)")
     sandbox.add_argument("--instant", action="store_true",
@@ -163,6 +168,10 @@ def _sandbox(args: argparse.Namespace) -> int:
         withoutbg_port=args.withoutbg_port,
         backgrounderase_port=args.backgrounderase_port,
         backgroundcut_port=args.backgroundcut_port,
+        removebg_port=args.removebg_port,
+        photoroom_port=args.photoroom_port,
+        clipdrop_port=args.clipdrop_port,
+        rembg_port=args.rembg_port,
         withoutbg_rate_limit=args.withoutbg_rate_limit,
         instant=args.instant,
     ))

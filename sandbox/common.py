@@ -2,9 +2,10 @@
 
 Control routes (no vendor key; the sandbox is meant for loopback only, never expose it):
   POST   /_sandbox/faults  {"status": 500, "count": 3, "delay_s": 0, "retry_after": 5, "paths": []}
-         the next `count` vendor calls (optionally only paths starting with one of `paths`; health
-         checks never) sleep `delay_s`, then answer `status` with the vendor's documented error
-         body (and `Retry-After` when set); without `status` they only sleep, then run normally.
+         the next `count` vendor calls (optionally only paths starting with one of `paths`;
+         health, account and schema calls never) sleep `delay_s`, then answer `status` with the
+         vendor's documented error body (and `Retry-After` when set); without `status` they only
+         sleep, then run normally.
   DELETE /_sandbox/faults  clear the pending fault.
   GET    /_sandbox/log     [{"time", "method", "route", "key_id", "status"}, ...] oldest first;
          `key_id` is a short hash of the key, never the key itself.
@@ -33,6 +34,8 @@ from providers.images import encode_png
 
 T = TypeVar("T")
 CONTROL_PREFIX = "/_sandbox"
+#: Paths that report on the vendor rather than do work: faults never hit them.
+UNFAULTED = ("/health", "/account", "/openapi.json")
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """Transport cap of every fake vendor; documented per-vendor limits are checked in the routes."""
 
@@ -81,7 +84,7 @@ class VendorState:
     def take_fault(self, path: str) -> FaultSpec | None:
         """The pending fault if it applies to `path` (consumes one of its count)."""
         fault = self.fault
-        if fault is None or path.endswith("/health"):
+        if fault is None or path.endswith(UNFAULTED):
             return None
         if fault.paths and not any(path.startswith(p) for p in fault.paths):
             return None

@@ -138,7 +138,8 @@ def despill(cutout: Image.Image) -> Image.Image:
     return Image.fromarray(np.dstack([cleaned, alpha]), "RGBA")
 
 
-def _encode(image: Image.Image, output_format: str) -> bytes:
+def encode_as(image: Image.Image, output_format: str) -> bytes:
+    """`image` as PNG, JPEG (quality 90) or WebP (quality 90)."""
     if output_format == "jpg":
         return encode_jpeg(image, quality=90)
     if output_format == "webp":
@@ -163,7 +164,7 @@ def _finish(work: Image.Image, flags: EraseFlags) -> Rendered:
         work = Image.alpha_composite(Image.new("RGBA", work.size, background), work)
         if background[3] == 255 or flags.format == "jpg":
             work = work.convert("RGB")
-    return Rendered(_encode(work, flags.format), flags.format, work.width, work.height)
+    return Rendered(encode_as(work, flags.format), flags.format, work.width, work.height)
 
 
 def render(data: bytes, flags: EraseFlags, instant: bool) -> Rendered:
@@ -193,4 +194,4 @@ def instant_output(width: int, height: int, channels: str, output_format: str) -
     cutout = Image.new("RGB", (width, height), (128, 128, 128))
     cutout.putalpha(matte)
     work = cutout.convert("RGB") if output_format == "jpg" else cutout
-    return Rendered(_encode(work, output_format), output_format, width, height)
+    return Rendered(encode_as(work, output_format), output_format, width, height)

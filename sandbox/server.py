@@ -1,4 +1,4 @@
-"""Run the three fake vendors in one process: `serve` (blocking, for the CLI) and
+"""Run the seven fake vendors in one process: `serve` (blocking, for the CLI) and
 `running_sandbox` (a context manager for tests, on free loopback ports).
 
 The sandbox has no auth on its `/_sandbox/*` control routes: bind it to loopback only.
@@ -19,7 +19,11 @@ from litestar import Litestar
 
 from sandbox.backgroundcut import create_backgroundcut_app
 from sandbox.backgrounderase import create_backgrounderase_app
+from sandbox.clipdrop import create_clipdrop_app
 from sandbox.options import SandboxOptions
+from sandbox.photoroom import create_photoroom_app
+from sandbox.rembg import create_rembg_app
+from sandbox.removebg import create_removebg_app
 from sandbox.withoutbg import create_withoutbg_app
 
 __all__ = ["SandboxOptions", "SandboxUrls", "create_apps", "running_sandbox", "serve"]
@@ -31,10 +35,18 @@ class SandboxUrls(msgspec.Struct, frozen=True):
     withoutbg: str
     backgrounderase: str
     backgroundcut: str
+    removebg: str
+    photoroom: str
+    clipdrop: str
+    rembg: str
+
+    def all(self) -> tuple[str, ...]:
+        """Every vendor's base URL, in field order."""
+        return tuple(getattr(self, name) for name in self.__struct_fields__)
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to the caller (three servers share one process)."""
+    """A uvicorn server that leaves signals to the caller (seven servers share one process)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -42,16 +54,27 @@ class _Server(uvicorn.Server):
         yield
 
 
-def create_apps(options: SandboxOptions) -> tuple[Litestar, Litestar, Litestar]:
-    """The withoutBG, BackgroundErase and BackgroundCut apps, in that order."""
+def create_apps(options: SandboxOptions) -> tuple[Litestar, ...]:
+    """Every fake vendor's app, in `SandboxUrls` field order."""
     return (
         create_withoutbg_app(options),
         create_backgrounderase_app(options),
         create_backgroundcut_app(options),
+        create_removebg_app(options),
+        create_photoroom_app(options),
+        create_clipdrop_app(options),
+        create_rembg_app(options),
     )
 
 
-def _servers(options: SandboxOptions, ports: tuple[int, int, int], quiet: bool) -> list[_Server]:
+def _ports(options: SandboxOptions) -> tuple[int, ...]:
+    return (
+        options.withoutbg_port, options.backgrounderase_port, options.backgroundcut_port,
+        options.removebg_port, options.photoroom_port, options.clipdrop_port, options.rembg_port,
+    )
+
+
+def _servers(options: SandboxOptions, ports: tuple[int, ...], quiet: bool) -> list[_Server]:
     return [
         _Server(uvicorn.Config(
             app, host=options.host, port=port, log_level="warning" if quiet else options.log_level,
@@ -75,9 +98,8 @@ async def _serve_all(servers: list[_Server], handle_signals: bool) -> None:
 
 
 def serve(options: SandboxOptions) -> None:
-    """Run the three fake vendors until SIGINT/SIGTERM (blocking)."""
-    ports = (options.withoutbg_port, options.backgrounderase_port, options.backgroundcut_port)
-    asyncio.run(_serve_all(_servers(options, ports, quiet=False), handle_signals=True))
+    """Run the seven fake vendors until SIGINT/SIGTERM (blocking)."""
+    asyncio.run(_serve_all(_servers(options, _ports(options), quiet=False), handle_signals=True))
 
 
 @contextlib.contextmanager
@@ -86,7 +108,7 @@ def running_sandbox(
 ) -> Iterator[SandboxUrls]:
     """Start the fake vendors on free loopback ports in a background thread; yield their URLs."""
     options = options or SandboxOptions()
-    servers = _servers(options, (0, 0, 0), quiet=True)
+    servers = _servers(options, (0,) * len(_ports(options)), quiet=True)
     thread = threading.Thread(
         target=lambda: asyncio.run(_serve_all(servers, handle_signals=False)),
         name="bg-gateway-sandbox", daemon=True,

@@ -14,7 +14,7 @@ TEST_OPTIONS = SandboxOptions(withoutbg_rate_limit="3/minute")
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxUrls]:
-    """The three fake vendors on free ports, withoutBG limited to 3 requests/minute."""
+    """The seven fake vendors on free ports, withoutBG limited to 3 requests/minute."""
     with running_sandbox(TEST_OPTIONS) as urls:
         yield urls
 
@@ -25,7 +25,7 @@ def _reset(request: pytest.FixtureRequest) -> None:
     if "sandbox" not in request.fixturenames:
         return
     urls: SandboxUrls = request.getfixturevalue("sandbox")
-    for base in (urls.withoutbg, urls.backgrounderase, urls.backgroundcut):
+    for base in urls.all():
         httpx.post(f"{base}/_sandbox/reset").raise_for_status()
 
 
