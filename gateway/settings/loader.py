@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from gateway.settings.sections import ExperimentSettings, Settings, SettingsError
-from providers.configs import KEYED_CONFIGS, AnyProviderConfig
+from providers.configs import AnyProviderConfig, missing_setting
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config" / "gateway.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -66,11 +66,12 @@ def parse_settings(data: dict[str, Any]) -> Settings:
         unset = [p for p in missing if p.startswith(f"providers.{name}.")]
         if config.enabled is False:
             disabled[name] = "enabled = false"
-        elif isinstance(config, KEYED_CONFIGS) and not config.api_key:
+        elif (field := missing_setting(config)) is not None:
+            what = "API key" if field == "api_key" else field
             if config.enabled:
-                where = unset[0] if unset else f"providers.{name}.api_key"
-                raise SettingsError(f"config key `{where}`: provider is enabled but has no API key")
-            disabled[name] = f"no API key ({unset[0] if unset else 'api_key'} is unset)"
+                where = unset[0] if unset else f"providers.{name}.{field}"
+                raise SettingsError(f"config key `{where}`: provider is enabled but has no {what}")
+            disabled[name] = f"no {what} ({unset[0] if unset else field} is unset)"
         providers[name] = config
     settings = _convert(data, Settings, "")
     settings = msgspec.structs.replace(settings, providers=providers, disabled=disabled)
