@@ -12,10 +12,13 @@ from gateway.settings import load_settings
 from sandbox.options import (
     BACKGROUNDCUT_KEY,
     BACKGROUNDERASE_KEY,
+    CLIPDROP_KEY,
+    PHOTOROOM_KEY,
+    REMOVEBG_KEY,
     WITHOUTBG_KEY,
     SandboxOptions,
 )
-from sandbox.server import running_sandbox
+from sandbox.server import SandboxUrls, running_sandbox
 from tests.imaging import decode, encode
 from tests.sandbox.helpers import subject_image
 
@@ -51,15 +54,53 @@ def test_sandbox_config_points_at_the_default_sandbox() -> None:
     settings = load_settings(CONFIG)
     defaults = SandboxOptions()
     providers = settings.enabled_providers()
-    assert set(providers) == {"local", "withoutbg", "backgrounderase", "backgroundcut"}
+    assert set(providers) == {"local", "withoutbg", "backgrounderase", "backgroundcut",
+                              "removebg", "photoroom", "clipdrop", "rembg"}
     expected = {
         "withoutbg": (defaults.withoutbg_port, WITHOUTBG_KEY),
         "backgrounderase": (defaults.backgrounderase_port, BACKGROUNDERASE_KEY),
         "backgroundcut": (defaults.backgroundcut_port, BACKGROUNDCUT_KEY),
+        "removebg": (defaults.removebg_port, REMOVEBG_KEY),
+        "photoroom": (defaults.photoroom_port, PHOTOROOM_KEY),
+        "clipdrop": (defaults.clipdrop_port, CLIPDROP_KEY),
+        "rembg": (defaults.rembg_port, None),
     }
     for name, (port, key) in expected.items():
         config = providers[name]
         assert config.base_url == f"http://127.0.0.1:{port}"  # type: ignore[union-attr]
-        assert config.api_key == key  # type: ignore[union-attr]
+        assert getattr(config, "api_key", None) == key
     assert (defaults.withoutbg_port, defaults.backgrounderase_port,
             defaults.backgroundcut_port) == (9101, 9102, 9103)
+
+
+def test_new_fakes_inject_faults_with_their_own_error_bodies(
+    sandbox: SandboxUrls, client: httpx.Client
+) -> None:
+    image = encode(subject_image(64, 48))
+    calls = {
+        sandbox.removebg: ("/v1.0/removebg", {"X-Api-Key": REMOVEBG_KEY}, "image_file",
+                           "/v1.0/account"),
+        sandbox.photoroom: ("/v1/segment", {"x-api-key": PHOTOROOM_KEY}, "image_file",
+                            "/v1/account"),
+        sandbox.clipdrop: ("/remove-background/v1", {"x-api-key": CLIPDROP_KEY}, "image_file",
+                           None),
+        sandbox.rembg: ("/api/remove", {}, "file", "/openapi.json"),
+    }
+    bodies = []
+    for base, (path, headers, field, status_path) in calls.items():
+        client.post(f"{base}/_sandbox/faults",
+                    json={"status": 429, "count": 1, "retry_after": 3}).raise_for_status()
+        if status_path is not None:  # account and schema calls never take the fault
+            assert client.get(f"{base}{status_path}", headers=headers).status_code == 200
+        failed = client.post(f"{base}{path}", headers=headers, files={field: ("a.jpg", image)})
+        again = client.post(f"{base}{path}", headers=headers, files={field: ("a.jpg", image)})
+        assert (failed.status_code, failed.headers["retry-after"]) == (429, "3")
+        assert again.status_code == 200
+        log = client.get(f"{base}/_sandbox/log").json()
+        assert [entry["status"] for entry in log if entry["route"] == path] == [429, 200]
+        bodies.append(failed.json())
+
+    assert bodies[0]["errors"][0]["code"] == "rate_limit_exceeded"
+    assert bodies[1]["type"] == "rate_limited"
+    assert isinstance(bodies[2]["error"], str)
+    assert "detail" in bodies[3]
