@@ -1,10 +1,11 @@
 """remove.bg v1.0 adapter: `POST /v1.0/removebg` multipart `image_file` + options, X-Api-Key auth.
 
-Native: format, channels, size, crop, crop_margin (pixels, at most 500), bg_color. A request the
-vendor cannot express exactly (a `%` margin, `channels=alpha` outside PNG, a full-size PNG over
-its 10 MP PNG cap) is sent bare (`size=full`, `format=png`: never the vendor's defaults `preview`
-and `auto`); post-processing does the rest (`final=False`). `format=jpg` without `bg_color` sends
-white.
+Native: format, channels, size, crop, bg_color. `crop_margin` is emulated: the vendor's `%` is of
+the subject's size per side, the gateway's of the box's longer side, and a capability names an
+option, not its units (with a margin the planner emulates every option). A request the vendor
+cannot express exactly (`channels=alpha` outside PNG, a full-size PNG over its 10 MP PNG cap) is
+sent bare (`size=full`, `format=png`: never the vendor's defaults `preview` and `auto`);
+post-processing does the rest (`final=False`). `format=jpg` without `bg_color` sends white.
 
 Status -> error (vendor notes `removebg-v1.md`; body `{"errors": [{"title", "code", "detail"}]}`):
     400 protocol (invalid parameters), but `unknown_foreground` / `failed_to_read_image` rejected
@@ -39,9 +40,8 @@ ACCOUNT_PATH = "/v1.0/account"
 ACCOUNT_TIMEOUT_S = 5.0
 MAX_UPLOAD_BYTES = 22 * 1024 * 1024
 PNG_MAX_PIXELS = 10_000_000
-MAX_MARGIN_PX = 500
 INPUT_FORMATS = frozenset({"jpeg", "png", "webp"})
-NATIVE = frozenset({"format", "channels", "size", "crop", "crop_margin", "bg_color"})
+NATIVE = frozenset({"format", "channels", "size", "crop", "bg_color"})
 _FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
 REJECTED_CODES = frozenset({"unknown_foreground", "failed_to_read_image"})
 
@@ -64,10 +64,7 @@ CREDIT_HEADERS = CreditHeaders(charged="x-credits-charged")
 
 def expressible(options: OutputOptions, width: int, height: int) -> bool:
     """True when vendor fields express `options` exactly for a `width` x `height` image."""
-    margin = options.crop_margin if options.crop else None
-    if margin is not None and margin.value > 0 and (
-        margin.unit != "px" or margin.value > MAX_MARGIN_PX
-    ):
+    if options.crop and options.crop_margin is not None and options.crop_margin.value > 0:
         return False
     if options.channels == "alpha" and options.format != "png":
         return False
@@ -83,8 +80,6 @@ def vendor_fields(options: OutputOptions, exact: bool, subject_type: str) -> dic
         "size": options.size, "format": options.format, "channels": options.channels,
         "crop": "true" if options.crop else "false", "type": subject_type,
     }
-    if options.crop and options.crop_margin is not None and options.crop_margin.value > 0:
-        fields["crop_margin"] = f"{round(options.crop_margin.value)}px"
     color = options.bg_color
     if color is None and options.format == "jpg":
         color = (255, 255, 255, 255)
@@ -143,7 +138,7 @@ def parse_account(response: httpx.Response, provider: str) -> float | None:
 
 
 class RemoveBgProvider:
-    """remove.bg: format, channels, size, crop (+px margin) and bg_color done by the vendor."""
+    """remove.bg: format, channels, size, crop and bg_color done by the vendor."""
 
     def __init__(self, name: str, config: RemoveBgConfig, client: httpx.AsyncClient) -> None:
         self.name = name

@@ -66,8 +66,7 @@ async def test_options_travel_as_vendor_fields_and_cost_follows_credits_charged(
 ) -> None:
     jpeg = encode(subject(120, 80))
     httpx_mock.add_response(url=URL, content=jpeg, headers={"X-Credits-Charged": "0.25"})
-    options = OutputOptions(format="jpg", size="preview", crop=True,
-                            crop_margin=Margin(12, "px"), bg_color=(16, 32, 48, 255))
+    options = OutputOptions(format="jpg", size="preview", crop=True, bg_color=(16, 32, 48, 255))
 
     result = await make(client, subject_type="product", cost=2.0).remove_background(
         provider_request(options=options)
@@ -75,7 +74,7 @@ async def test_options_travel_as_vendor_fields_and_cost_follows_credits_charged(
 
     assert form(httpx_mock) == {
         "size": "preview", "format": "jpg", "channels": "rgba", "crop": "true",
-        "crop_margin": "12px", "bg_color": "102030", "type": "product",
+        "bg_color": "102030", "type": "product",
     }
     assert result.final and result.media_type == "image/jpeg"
     assert result.cost == 0.5
@@ -101,7 +100,7 @@ async def test_background_colour_encoding(
     assert expected.items() <= form(httpx_mock).items()
 
 
-async def test_percent_margin_is_sent_bare_and_left_to_post_processing(
+async def test_a_margin_is_sent_bare_and_left_to_post_processing(
     httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:
     httpx_mock.add_response(url=URL, content=cutout_png(240, 160))
@@ -131,7 +130,7 @@ def test_png_over_the_vendor_png_cap_is_not_expressible() -> None:
     assert expressible(OutputOptions(), 3000, 3000)
     assert not expressible(OutputOptions(), 4000, 3000)
     assert expressible(OutputOptions(format="webp"), 4000, 3000)
-    assert not expressible(OutputOptions(crop=True, crop_margin=Margin(600, "px")), 100, 100)
+    assert not expressible(OutputOptions(crop=True, crop_margin=Margin(6, "px")), 100, 100)
 
 
 async def test_tiff_and_rotated_jpeg_are_reencoded_upright(
