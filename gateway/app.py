@@ -16,6 +16,7 @@ from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
 from gateway.compare.experiments import shadow_lifespan
 from gateway.compare.routes import COMPARE_ROUTES
+from gateway.console.routes import console_routes
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from providers.base import Provider
@@ -31,6 +32,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
     return Litestar(
         route_handlers=[
             *ROUTES, *COMPARE_ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES,
+            *console_routes(settings.console),
         ],
         lifespan=[runtime.lifespan, shadow_lifespan(runtime)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -74,6 +74,12 @@ class LedgerSettings(_Section, frozen=True):
     key_prefix: str = "bg-gateway:"
 
 
+class ConsoleSettings(_Section, frozen=True):
+    """`[console]`: the web console served at `/` and `/console/`."""
+
+    enabled: bool = True
+
+
 class ExperimentSettings(_Section, frozen=True):
     """One experiment: a weighted split of live traffic between providers, plus shadows."""
 
@@ -139,6 +145,7 @@ class Settings(_Section, frozen=True):
     fetch: FetchSettings = FetchSettings()
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
+    console: ConsoleSettings = ConsoleSettings()
     providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
     experiments: dict[str, ExperimentSettings] = msgspec.field(default_factory=dict)
     disabled: dict[str, str] = msgspec.field(default_factory=dict)

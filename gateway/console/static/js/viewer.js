@@ -1,0 +1,95 @@
+// Shows an image on a chosen background, with a before/after slider, zoom and download.
+import { $, el } from "./dom.js";
+
+export const BACKGROUNDS = ["checker", "white", "black", "colour"];
+
+/** The background picker, shared by the Try and Compare pages: calls `apply(bg, colour)`. */
+export function backgroundPicker(root, apply) {
+  const colour = el("input", { type: "color", value: "#3a7bd5", "aria-label": "background colour" });
+  const buttons = BACKGROUNDS.map((bg) => el("button", {
+    type: "button", class: `bg-swatch bg-${bg}`, "data-bg": bg, title: `${bg} background`,
+    text: bg, onclick: () => choose(bg),
+  }));
+  function choose(bg) {
+    for (const b of buttons) b.classList.toggle("active", b.dataset.bg === bg);
+    apply(bg, colour.value);
+  }
+  colour.addEventListener("input", () => choose("colour"));
+  root.replaceChildren(el("span", { class: "label", text: "Background" }), ...buttons, colour);
+  choose("checker");
+}
+
+/** Put `node` on background `bg` (CSS classes; a chosen colour goes through the CSSOM). */
+export function paintBackground(node, bg, colour) {
+  for (const name of BACKGROUNDS) node.classList.toggle(`on-${name}`, name === bg);
+  node.style.backgroundColor = bg === "colour" ? colour : "";
+}
+
+export class ResultViewer {
+  /** `root` holds .stage, the slider and the toolbar controls (see index.html). */
+  constructor(root) {
+    this.root = root;
+    this.stage = $(".stage", root);
+    this.frame = $(".frame", root);
+    this.slider = $("input.split", root);
+    this.download = $("a.download", root);
+    this.zoom = "fit";
+    this.mode = "result";
+    this.before = null;
+    this.result = null;
+    this.slider.addEventListener("input", () => this.clip());
+    backgroundPicker($(".backgrounds", root), (bg, colour) => paintBackground(this.stage, bg,
+      colour));
+    for (const button of root.querySelectorAll("[data-zoom]")) {
+      button.addEventListener("click", () => this.setZoom(button.dataset.zoom));
+    }
+    for (const button of root.querySelectorAll("[data-mode]")) {
+      button.addEventListener("click", () => this.setMode(button.dataset.mode));
+    }
+  }
+
+  /** Show a new result: `beforeUrl` (the original) and `resultUrl` (blob URLs). */
+  show(beforeUrl, resultUrl, { provider, filename, testid = "result" }) {
+    this.before = el("img", { class: "before", src: beforeUrl, alt: "original" });
+    this.result = el("img", { class: "after", src: resultUrl, alt: `cut-out by ${provider}`,
+      "data-testid": testid, "data-provider": provider });
+    this.frame.replaceChildren(this.before, this.result);
+    this.download.href = resultUrl;
+    this.download.download = filename;
+    this.download.hidden = false;
+    this.result.addEventListener("load", () => this.layout(), { once: true });
+    this.setMode(this.mode);
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    for (const b of this.root.querySelectorAll("[data-mode]")) {
+      b.classList.toggle("active", b.dataset.mode === mode);
+    }
+    this.slider.hidden = mode !== "slider";
+    if (this.before) this.before.hidden = mode === "result";
+    this.clip();
+  }
+
+  setZoom(zoom) {
+    this.zoom = zoom;
+    for (const b of this.root.querySelectorAll("[data-zoom]")) {
+      b.classList.toggle("active", b.dataset.zoom === zoom);
+    }
+    this.layout();
+  }
+
+  /** Fit: the frame scales to the stage. 100%: one image pixel per screen pixel, scrollable. */
+  layout() {
+    if (!this.result) return;
+    const natural = this.result.naturalWidth;
+    this.stage.classList.toggle("actual", this.zoom === "100");
+    this.frame.style.width = this.zoom === "100" && natural ? `${natural}px` : "";
+  }
+
+  clip() {
+    if (!this.result) return;
+    const split = this.mode === "slider" ? Number(this.slider.value) : 0;
+    this.result.style.clipPath = split ? `inset(0 0 0 ${split}%)` : "";
+  }
+}
