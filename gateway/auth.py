@@ -3,6 +3,9 @@
 Config keeps only `key_sha256`; a presented key (`X-API-Key` or `Authorization: Bearer`) is
 hashed and compared in constant time against every client. The presented key is never logged,
 stored or put in an error message.
+
+Rate-limit windows and quota counters live in the shared state backend (`gateway.state`), which
+serves from per-process state while Redis is lost: a lost Redis never turns a request into an error.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from typing import Protocol
 
 import msgspec
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.util import WindowStats
 
 from gateway.errors import QuotaExceeded, RateLimited, Unauthorized
 from gateway.keys import hash_client_key
@@ -82,17 +84,16 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return api_key if api_key is not None else bearer
 
 
-def _limiter_storage(uri: str, key_prefix: str) -> MovingWindowRateLimiter:
-    """A moving-window limiter on `memory://` or `redis://` storage (async variants)."""
-    if not uri.startswith("async+"):
-        uri = f"async+{uri}"
-    if uri.startswith(("async+redis", "async+valkey")):
-        storage = storage_from_string(
-            uri, implementation="redispy", key_prefix=f"{key_prefix}limits"
-        )
-    else:
-        storage = storage_from_string(uri)
-    return MovingWindowRateLimiter(storage)
+class RateWindows(Protocol):
+    """Moving-window rate limits (the state backend is one)."""
+
+    async def rate_hit(self, limit: RateLimitItem, key: str) -> bool:
+        """Consume one unit of `limit` for `key`; False when none is left."""
+        ...
+
+    async def rate_window(self, limit: RateLimitItem, key: str) -> WindowStats:
+        """Remaining units of `limit` for `key` and when the window resets (epoch seconds)."""
+        ...
 
 
 class ClientAuth:
@@ -102,7 +103,7 @@ class ClientAuth:
         self,
         auth: AuthSettings,
         clients: Mapping[str, ClientSettings],
-        limiter_storage_uri: str,
+        windows: RateWindows,
         counters: QuotaCounter,
         *,
         key_prefix: str = "bg-gateway:",
@@ -121,7 +122,7 @@ class ClientAuth:
             for name, settings in clients.items()
             if settings.rate_limit
         }
-        self._limiter = _limiter_storage(limiter_storage_uri, key_prefix)
+        self._windows = windows
         self._counters = counters
         self._prefix = key_prefix
         self._clock = clock
@@ -155,9 +156,9 @@ class ClientAuth:
         item = self._rates.get(client.name)
         if item is None:
             return {}
-        identifiers = (f"{self._prefix}client", client.name)
-        accepted = await self._limiter.hit(item, *identifiers)
-        stats = await self._limiter.get_window_stats(item, *identifiers)
+        window = f"client:{client.name}"
+        accepted = await self._windows.rate_hit(item, window)
+        stats = await self._windows.rate_window(item, window)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         headers = {
             "RateLimit-Limit": str(item.amount),

@@ -1,19 +1,18 @@
 """Redis state shared by every gateway instance; atomic operations only (Lua or single commands).
 
 When Redis goes away while running, the backend logs one error and serves from an in-process
-MemoryState until Redis answers again (tried at most every `retry_interval_s`); then it logs the
-recovery and goes back to Redis. State written during the outage stays local to the instance.
+MemoryState until Redis answers again (tried at most every `retry_interval_s`, see
+`gateway.state.guard`); then it logs the recovery and goes back to Redis. State written during the
+outage stays local to the instance.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import structlog
 from limits import RateLimitItem
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -21,13 +20,12 @@ from limits.util import WindowStats
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
 
 from gateway.state.base import Cooldown
+from gateway.state.guard import REDIS_ERRORS, RedisGuard
 from gateway.state.memory import CIRCUIT_TTL_S, MemoryState
 
 T = TypeVar("T")
-log = structlog.get_logger("gateway.state")
 
 # Set the cooldown only when it outlives the current one (PTTL is -2 when absent).
 _EXTEND_COOLDOWN = """
@@ -110,8 +108,9 @@ class RedisState:
         )
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._fallback = MemoryState()
-        self._lost = False
-        self._next_try = 0.0
+        self.guard = RedisGuard(
+            "state", redacted_url(url), self._client.ping, retry_interval_s
+        )
         register = self._client.register_script
         self._extend_cooldown = register(_EXTEND_COOLDOWN)
         self._add_failure = register(_ADD_FAILURE)
@@ -122,12 +121,12 @@ class RedisState:
     @property
     def lost(self) -> bool:
         """True while Redis is unreachable and the in-process fallback serves."""
-        return self._lost
+        return self.guard.lost
 
     @property
     def limits_storage(self) -> Storage:
         """The `limits` Redis storage (the fallback's memory storage while Redis is lost)."""
-        return self._fallback.limits_storage if self._lost else self._storage
+        return self._fallback.limits_storage if self.guard.lost else self._storage
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._prefix}{kind}:{name}"
@@ -136,29 +135,13 @@ class RedisState:
         self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
     ) -> T:
         """Run `remote` on Redis, or `local` on the fallback while Redis is lost."""
-        if self._lost and time.monotonic() < self._next_try:
-            return await local()
-        try:
-            result = await remote()
-        except (RedisError, OSError) as exc:
-            if not self._lost:
-                self._lost = True
-                log.error(
-                    "state_redis_lost", url=redacted_url(self._url), error=type(exc).__name__,
-                    fallback="memory",
-                )
-            self._next_try = time.monotonic() + self._retry_interval_s
-            return await local()
-        if self._lost:
-            self._lost = False
-            log.warning("state_redis_recovered", url=redacted_url(self._url))
-        return result
+        return await self.guard.run(remote, local)
 
     async def ping(self) -> bool:
         """True when Redis answers right now (the fallback does not count)."""
         try:
             return bool(await self._client.ping())
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             return False
 
     async def aclose(self) -> None:

@@ -14,10 +14,12 @@ from gateway.auth import (
     ClientAuth,
     ClientSettings,
     MemoryQuotaCounter,
+    RateWindows,
     presented_key,
 )
 from gateway.errors import QuotaExceeded, RateLimited, Unauthorized
 from gateway.keys import hash_client_key
+from gateway.state import MemoryState, RedisState
 
 ALICE_KEY = "bgw_alice-secret-key-0123456789"
 BOB_KEY = "bgw_bob-secret-key-9876543210"
@@ -28,7 +30,7 @@ def make_auth(
     required: bool = False,
     rate_limit: str | None = None,
     monthly_quota: int | None = None,
-    uri: str = "memory://",
+    windows: RateWindows | None = None,
     key_prefix: str = "bg-gateway:",
     clock: float | None = None,
 ) -> ClientAuth:
@@ -44,7 +46,7 @@ def make_auth(
     return ClientAuth(
         AuthSettings(required=required),
         clients,
-        uri,
+        windows or MemoryState(),
         MemoryQuotaCounter(),
         key_prefix=key_prefix,
         clock=(lambda: clock) if clock is not None else datetime.now(UTC).timestamp,
@@ -112,11 +114,11 @@ def test_missing_key_is_401_when_required(headers: dict[str, str]) -> None:
 
 def test_required_without_clients_is_a_config_error() -> None:
     with pytest.raises(ValueError, match=r"auth\.required"):
-        ClientAuth(AuthSettings(required=True), {}, "memory://", MemoryQuotaCounter())
+        ClientAuth(AuthSettings(required=True), {}, MemoryState(), MemoryQuotaCounter())
 
 
 def test_no_clients_configured_means_auth_is_off() -> None:
-    auth = ClientAuth(AuthSettings(), {}, "memory://", MemoryQuotaCounter())
+    auth = ClientAuth(AuthSettings(), {}, MemoryState(), MemoryQuotaCounter())
     assert auth.identify({"Authorization": "Bearer something-for-another-proxy"}) is None
 
 
@@ -177,7 +179,7 @@ async def test_quota_is_per_calendar_month_utc() -> None:
     now = {"t": datetime(2025, 1, 31, 23, 59, tzinfo=UTC).timestamp()}
     settings = ClientSettings(key_sha256=hash_client_key(ALICE_KEY), monthly_quota=1)
     auth = ClientAuth(
-        AuthSettings(), {"alice": settings}, "memory://", counters, clock=lambda: now["t"]
+        AuthSettings(), {"alice": settings}, MemoryState(), counters, clock=lambda: now["t"]
     )
     alice = Client("alice", settings)
     await auth.admit(alice)
@@ -226,24 +228,41 @@ def test_client_settings_validation(raw: dict[str, object], where: str) -> None:
 
 
 async def test_rate_limit_on_real_redis(redis_prefix: str) -> None:
-    auth = make_auth(
-        rate_limit="2/minute", uri="async+redis://127.0.0.1:6379/15", key_prefix=redis_prefix
-    )
+    url = "redis://127.0.0.1:6379/15"
+    state, other_state = RedisState(url, redis_prefix), RedisState(url, redis_prefix)
+    auth = make_auth(rate_limit="2/minute", windows=state, key_prefix=redis_prefix)
     alice = auth.identify({"X-API-Key": ALICE_KEY})
-    assert (await auth.admit(alice))["RateLimit-Remaining"] == "1"
-    assert (await auth.admit(alice))["RateLimit-Remaining"] == "0"
-    with pytest.raises(RateLimited) as caught:
-        await auth.admit(alice)
-    assert int(caught.value.headers["Retry-After"]) >= 1
-    # A second gateway instance on the same Redis shares the window.
-    other = make_auth(
-        rate_limit="2/minute", uri="async+redis://127.0.0.1:6379/15", key_prefix=redis_prefix
-    )
-    with pytest.raises(RateLimited):
-        await other.admit(alice)
-    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/15")
+    try:
+        assert (await auth.admit(alice))["RateLimit-Remaining"] == "1"
+        assert (await auth.admit(alice))["RateLimit-Remaining"] == "0"
+        with pytest.raises(RateLimited) as caught:
+            await auth.admit(alice)
+        assert int(caught.value.headers["Retry-After"]) >= 1
+        # A second gateway instance on the same Redis shares the window.
+        other = make_auth(rate_limit="2/minute", windows=other_state, key_prefix=redis_prefix)
+        with pytest.raises(RateLimited):
+            await other.admit(alice)
+    finally:
+        await state.aclose()
+        await other_state.aclose()
+    client = aioredis.Redis.from_url(url)
     try:
         stored = [key async for key in client.scan_iter(match=f"*{redis_prefix}*")]
     finally:
         await client.aclose()
     assert stored, "the window lives in Redis under the test prefix"
+
+
+async def test_rate_limit_degrades_to_per_process_when_redis_is_unreachable() -> None:
+    """No Redis listens on the port: admit() still counts (in process) and never raises."""
+    state = RedisState("redis://127.0.0.1:1/0", "bg-test-lost:")
+    auth = make_auth(rate_limit="2/minute", windows=state)
+    alice = auth.identify({"X-API-Key": ALICE_KEY})
+    try:
+        assert (await auth.admit(alice))["RateLimit-Remaining"] == "1"
+        assert (await auth.admit(alice))["RateLimit-Remaining"] == "0"
+        with pytest.raises(RateLimited):
+            await auth.admit(alice)
+        assert state.lost
+    finally:
+        await state.aclose()

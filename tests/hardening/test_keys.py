@@ -10,6 +10,7 @@ import pytest
 from gateway.auth import ClientAuth, MemoryQuotaCounter
 from gateway.keys import KEY_PREFIX, hash_client_key, new_client_key
 from gateway.settings import AuthSettings, ClientSettings
+from gateway.state import MemoryState
 
 
 def test_new_key_has_prefix_and_snippet_holds_only_its_hash() -> None:
@@ -29,7 +30,7 @@ def test_snippet_decodes_into_client_settings_that_accept_the_key() -> None:
     key, snippet = new_client_key("svc")
     table = tomllib.loads(snippet)["clients"]
     clients = msgspec.convert(table, dict[str, ClientSettings])
-    auth = ClientAuth(AuthSettings(required=True), clients, "memory://", MemoryQuotaCounter())
+    auth = ClientAuth(AuthSettings(required=True), clients, MemoryState(), MemoryQuotaCounter())
     client = auth.identify({"X-API-Key": key})
     assert client is not None and client.name == "svc"
 

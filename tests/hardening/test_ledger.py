@@ -10,7 +10,6 @@ import redis
 import redis.asyncio
 
 from gateway.ledger import (
-    LedgerSettings,
     RedisLedger,
     SqliteLedger,
     UsageLedger,
@@ -18,6 +17,7 @@ from gateway.ledger import (
     UsageRow,
     open_ledger,
 )
+from gateway.settings import LedgerSettings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 T0 = 1_700_000_000.0

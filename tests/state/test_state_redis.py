@@ -15,16 +15,14 @@ from gateway.errors import NoProviderAvailable
 from gateway.router import RouteHints, Router
 from gateway.settings import RoutingSettings, StateSettings
 from gateway.state import MemoryState, RedisState, StateUnavailable, open_state
-from providers.base import Provider, ProviderConfig, ProviderRequest
+from providers.base import ProviderConfig
 from providers.errors import ProviderRateLimited
 from tests.conftest import start_redis_server
 from tests.fakes import FakeProvider
+from tests.router.offers import Offer
 from tests.state.conftest import REDIS_URL, free_port
 
-
-def build(provider: Provider) -> ProviderRequest:
-    return ProviderRequest(image=b"x", image_format="jpeg", width=4, height=4, request_id="r",
-                           deadline=time.monotonic() + 5)
+build = Offer()
 
 
 def router_on(state: RedisState, fake: FakeProvider, rate_limit: str | None = None) -> Router:
@@ -111,7 +109,7 @@ async def test_lost_redis_serves_from_memory_and_logs_once() -> None:
         assert await state.rate_hit(parse("1/minute"), "p") is False
         assert await state.incr("n") == 1
     assert state.lost and await state.ping() is False
-    lost = [e for e in logs if e["event"] == "state_redis_lost"]
+    lost = [e for e in logs if e["event"] == "redis_lost"]
     assert len(lost) == 1 and lost[0]["log_level"] == "error"
     await state.aclose()
 
@@ -134,8 +132,8 @@ async def test_redis_lost_then_recovered(
         await start_redis_server(port, started)
         assert await state.incr("after") == 1
     events = [e["event"] for e in logs]
-    assert events.count("state_redis_lost") == 1
-    assert events.count("state_redis_recovered") == 1
+    assert events.count("redis_lost") == 1
+    assert events.count("redis_recovered") == 1
     assert not state.lost
     client = Redis(port=port, decode_responses=True)
     assert await client.get("t:counter:after") == "1"

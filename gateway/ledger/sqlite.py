@@ -1,19 +1,10 @@
-"""Usage ledger: one durable record per served image, summed by client and provider.
+"""Single-node ledger: stdlib sqlite3 in WAL mode, one connection behind a lock.
 
-Backends:
-- `SqliteLedger` (single node): stdlib sqlite3 in WAL mode, one connection behind a lock, every
-  call off the event loop. Inserts go to one writer thread that commits every record waiting
-  at that moment in one transaction (group commit), then wakes the waiters: `record` returns
-  only once its row is committed. With `synchronous=NORMAL` in WAL mode a process crash or
-  restart loses nothing recorded before answering (only an OS crash or power loss may drop the
-  last transactions), at a third of FULL's cost per commit.
-- `RedisLedger` (several instances): one sorted set per client, member = the JSON record,
-  score = its timestamp, plus a set of client names; both written in one MULTI/EXEC. A sorted set
-  (rather than a stream) because summaries are ranges over the record's *own* timestamp: stream
-  ids are server arrival times and must increase, which clock skew between instances breaks.
-  Per-client sets keep `?client=` queries from scanning other clients' records.
-
-Time ranges are half-open: `start <= timestamp < end`; None means unbounded.
+Every call runs off the event loop. Inserts go to one writer thread that commits every record
+waiting at that moment in one transaction (group commit), then wakes the waiters: `record` returns
+only once its row is committed. With `synchronous=NORMAL` in WAL mode a process crash or restart
+loses nothing recorded before answering (only an OS crash or power loss may drop the last
+transactions), at a third of FULL's cost per commit.
 """
 
 from __future__ import annotations
@@ -23,57 +14,10 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import msgspec
-import redis.asyncio as aioredis
-
-from gateway.settings import LedgerSettings
-
-
-class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One served image."""
-
-    request_id: str
-    client: str
-    provider: str
-    cost: float
-    emulated: tuple[str, ...] = ()
-    cache_hit: bool = False
-    timestamp: float
-    """Unix time (seconds) the answer was served."""
-
-
-class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
-    """Usage of one client with one provider over a time range."""
-
-    client: str
-    provider: str
-    images: int
-    cost: float
-    cache_hits: int
-
-
-@runtime_checkable
-class UsageLedger(Protocol):
-    """Durable store of usage records."""
-
-    async def record(self, rec: UsageRecord) -> None:
-        """Store one record (idempotent per request id where the backend can tell)."""
-        ...
-
-    async def summarize(
-        self, client: str | None, start: float | None, end: float | None
-    ) -> list[UsageRow]:
-        """Sum records in `[start, end)` by client and provider, sorted by both."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release the connection."""
-        ...
-
+from gateway.ledger.base import UsageRecord, UsageRow
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS usage ("
@@ -258,82 +202,3 @@ class SqliteLedger:
     async def aclose(self) -> None:
         """Close the database."""
         await asyncio.to_thread(self._close)
-
-
-class RedisLedger:
-    """Ledger shared by every instance through Redis (atomic writes only)."""
-
-    def __init__(
-        self, client: aioredis.Redis, key_prefix: str = "bg-gateway:", page_size: int = 5000
-    ) -> None:
-        """Use `client` (owned: closed by `aclose`) under `key_prefix`."""
-        self._redis = client
-        self._page_size = page_size
-        self._clients_key = f"{key_prefix}usage-clients"
-        self._prefix = f"{key_prefix}usage:"
-        self._encoder = msgspec.json.Encoder()
-        self._decoder = msgspec.json.Decoder(UsageRecord)
-
-    @classmethod
-    def from_url(cls, url: str, key_prefix: str = "bg-gateway:") -> RedisLedger:
-        """Connect lazily to the Redis at `url`."""
-        return cls(aioredis.Redis.from_url(url), key_prefix)
-
-    async def record(self, rec: UsageRecord) -> None:
-        """Add the record to its client's sorted set (one MULTI/EXEC)."""
-        member = self._encoder.encode(rec)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._prefix + rec.client, {member: rec.timestamp})
-            pipe.sadd(self._clients_key, rec.client)
-            await pipe.execute()
-
-    async def summarize(
-        self, client: str | None, start: float | None, end: float | None
-    ) -> list[UsageRow]:
-        """Sum records in `[start, end)` by client and provider."""
-        if client is not None:
-            clients = [client]
-        else:
-            raw = await self._redis.smembers(self._clients_key)
-            clients = sorted(c.decode() if isinstance(c, bytes) else str(c) for c in raw)
-        low = "-inf" if start is None else repr(float(start))
-        high = "+inf" if end is None else f"({float(end)!r}"
-        totals: dict[tuple[str, str], list[float]] = {}
-        for name in clients:
-            async for rec in self._scan(self._prefix + name, low, high):
-                slot = totals.setdefault((rec.client, rec.provider), [0, 0.0, 0])
-                slot[0] += 1
-                slot[1] += rec.cost
-                slot[2] += int(rec.cache_hit)
-        return [
-            UsageRow(client=c, provider=p, images=int(n), cost=cost, cache_hits=int(hits))
-            for (c, p), (n, cost, hits) in sorted(totals.items())
-        ]
-
-    async def _scan(self, key: str, low: str, high: str) -> AsyncIterator[UsageRecord]:
-        """Records of one sorted set in the score range, paged by score (not by offset)."""
-        skip, previous = 0, None
-        while True:
-            batch = await self._redis.zrangebyscore(
-                key, low, high, start=skip, num=self._page_size, withscores=True
-            )
-            for member, _ in batch:
-                yield self._decoder.decode(member)
-            if len(batch) < self._page_size:
-                return
-            # Resume at the last score; skip the members of it already read (equal scores).
-            last = batch[-1][1]
-            ties = sum(1 for _, score in batch if score == last)
-            skip = skip + ties if last == previous else ties
-            previous, low = last, repr(last)
-
-    async def aclose(self) -> None:
-        """Close the Redis connection pool."""
-        await self._redis.aclose()
-
-
-def open_ledger(settings: LedgerSettings) -> UsageLedger:
-    """Build the ledger `settings` asks for (SQLite opens its file now; Redis connects lazily)."""
-    if settings.backend == "redis":
-        return RedisLedger.from_url(settings.redis_url, settings.key_prefix)
-    return SqliteLedger(settings.path)

@@ -1,0 +1,97 @@
+"""Degrade, never fail: run a Redis call, or its per-process stand-in while Redis is lost.
+
+Every Redis user (shared state, result cache, ledger) holds one `RedisGuard`. The first failure
+logs `redis_lost` once for that backend and switches to the local stand-in; while lost, Redis is
+tried again at most every `retry_interval_s` (one call pays for the probe, the rest stay local);
+the first success logs `redis_recovered` once and runs the backend's `on_recover` hook (e.g. the
+ledger writes the records it buffered meanwhile).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+from redis.exceptions import RedisError
+
+T = TypeVar("T")
+log = structlog.get_logger("gateway.state")
+#: What a lost Redis raises: redis-py's errors, or the socket's own.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+
+class RedisGuard:
+    """Tracks whether one backend's Redis is lost; routes each call to Redis or its stand-in."""
+
+    def __init__(
+        self, backend: str, where: str, ping: Callable[[], Awaitable[object]],
+        retry_interval_s: float = 2.0,
+    ) -> None:
+        """`backend` names the user in logs (`state`, `cache`, `ledger`); `where` a redacted URL."""
+        self.backend = backend
+        self.where = where
+        self.retry_interval_s = retry_interval_s
+        self._ping = ping
+        self.on_recover: Callable[[], Awaitable[None]] | None = None
+        self._lost = False
+        self._next_try = 0.0
+
+    @property
+    def lost(self) -> bool:
+        """True while Redis is unreachable and the stand-in serves."""
+        return self._lost
+
+    def failed(self, exc: BaseException) -> None:
+        """Record a failed Redis call (logged once per outage)."""
+        if not self._lost:
+            self._lost = True
+            log.error("redis_lost", backend=self.backend, url=self.where,
+                      error=type(exc).__name__, fallback="per-process")
+        self._next_try = time.monotonic() + self.retry_interval_s
+
+    async def succeeded(self) -> None:
+        """Record a successful Redis call (recovery logged once, then `on_recover`)."""
+        if self._lost:
+            self._lost = False
+            log.warning("redis_recovered", backend=self.backend, url=self.where)
+            if self.on_recover is not None:
+                await self.on_recover()
+
+    async def run(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`remote()` on Redis, or `local()` while Redis is lost (or when this call loses it)."""
+        if self._lost and time.monotonic() < self._next_try:
+            return await local()
+        try:
+            result = await remote()
+        except REDIS_ERRORS as exc:
+            self.failed(exc)
+            return await local()
+        await self.succeeded()
+        return result
+
+    async def probe(self) -> bool:
+        """Ping Redis now (readiness checks); a success ends an outage. True when reachable."""
+        try:
+            await self._ping()
+        except REDIS_ERRORS as exc:
+            if self._lost:
+                self._next_try = time.monotonic() + self.retry_interval_s
+            else:
+                self.failed(exc)
+            return False
+        await self.succeeded()
+        return True
+
+
+async def probe_all(*users: object) -> dict[str, bool]:
+    """{backend: reachable} for each of `users` that runs on Redis (has a `guard`)."""
+    found: dict[str, bool] = {}
+    for user in users:
+        guard = getattr(user, "guard", None)
+        if isinstance(guard, RedisGuard):
+            found[guard.backend] = await guard.probe()
+    return found
