@@ -2,8 +2,8 @@
 
 `weighted_abs`: output channel 0 = sum_c w_c * |x_c| (a known, non-linear function of the
 pre-processed input, so mean, scale and channel order all show in the matte).
-`saliency`: output = max_c(-x_c), high where some channel is dark: a real, if crude, matte of a
-saturated product on a light studio backdrop.
+`saliency`: output = clip(8 * max_c(-x_c), 0, 1), 1 where some channel is clearly darker than
+the middle: a real, if crude, matte of a saturated product on a light studio backdrop (0).
 A second output (the negation) checks that the engine takes the first one.
 """
 
@@ -42,8 +42,11 @@ def build(path: Path, family: str, kind: Literal["weighted_abs", "saliency"]) ->
         initializers = [weights, axes]
     else:
         nodes = [helper.make_node("Neg", [input_name], ["n"]),
-                 helper.make_node("ReduceMax", ["n", "axes"], [output_name], keepdims=1)]
-        initializers = [axes]
+                 helper.make_node("ReduceMax", ["n", "axes"], ["r"], keepdims=1),
+                 helper.make_node("Mul", ["r", "gain"], ["g"]),
+                 helper.make_node("Clip", ["g", "zero", "one"], [output_name])]
+        initializers = [axes, *(numpy_helper.from_array(np.array(v, np.float32), n)
+                                for n, v in (("gain", 8.0), ("zero", 0.0), ("one", 1.0)))]
     nodes.append(helper.make_node("Neg", [output_name], ["second"]))
     graph = helper.make_graph(
         nodes, f"tiny-{family}-{kind}",
