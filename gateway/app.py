@@ -14,7 +14,6 @@ from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
 from gateway.api.middleware import request_context_middleware
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
-from gateway.compare.experiments import shadow_lifespan
 from gateway.compare.routes import COMPARE_ROUTES
 from gateway.console.routes import console_routes
 from gateway.runtime import Runtime
@@ -34,7 +33,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
             *ROUTES, *COMPARE_ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES,
             *console_routes(settings.console),
         ],
-        lifespan=[runtime.lifespan, shadow_lifespan(runtime)],
+        lifespan=[runtime.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],
         request_max_body_size=body_limit,

@@ -1,4 +1,4 @@
-"""Everything one running gateway owns: providers, router, state, HTTP client, service."""
+"""Everything one running gateway owns: providers, router, state, HTTP client, the removal flow."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from litestar import Litestar, Request
 
 from gateway.auth import Client, ClientAuth
 from gateway.cache import ResultCache, open_cache
+from gateway.compare.experiments import Experiments
 from gateway.fetch import fetch_image
 from gateway.ledger import UsageLedger, open_ledger
 from gateway.metrics import GatewayMetrics
 from gateway.router import Router
-from gateway.service import RemovalService
+from gateway.service import RemovalCall, RemovalService, Served
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
-from gateway.state.guard import probe_all
 from providers.base import Provider, SupportsCredits, SupportsHealth
 from providers.errors import ProviderError
 from providers.registry import build_provider
@@ -41,6 +41,7 @@ class Runtime:
         self.state: StateBackend | None = None
         self._router: Router | None = None
         self._service: RemovalService | None = None
+        self._experiments: Experiments | None = None
         self._auth: ClientAuth | None = None
         self._ledger: UsageLedger | None = None
         self.cache: ResultCache | None = None
@@ -59,6 +60,22 @@ class Runtime:
         """The removal service (available once started)."""
         assert self._service is not None, "runtime not started"
         return self._service
+
+    @property
+    def experiments(self) -> Experiments:
+        """Live experiments and their mirror traffic (available once started)."""
+        assert self._experiments is not None, "runtime not started"
+        return self._experiments
+
+    async def remove(self, call: RemovalCall, experiment: str | None = None) -> Served:
+        """The removal flow for `call`, inside `experiment` when one is named.
+
+        The one entry point for "validate and remove one image with these options for this
+        client": routes, drop-ins and background workers call it (see `gateway.service`).
+        """
+        if experiment is not None:
+            return await self.experiments.run(experiment, call)
+        return await self.service.remove_one(call)
 
     @property
     def auth(self) -> ClientAuth:
@@ -103,16 +120,25 @@ class Runtime:
         self._router = Router(
             self.providers, configs, settings.routing, self.state, disabled=settings.disabled
         )
-        self._service = RemovalService(settings, self._router)
-        self._auth = ClientAuth(settings.auth, settings.clients, self.state,
+        limiter_uri = (
+            "async+" + settings.state.redis_url if settings.state.backend == "redis" else "memory://"
+        )
+        self._auth = ClientAuth(settings.auth, settings.clients, limiter_uri,
                                 StateQuotaCounter(self.state), key_prefix=settings.state.key_prefix)
         self._ledger = open_ledger(settings.ledger)
         self.cache = open_cache(settings.cache) if settings.cache.enabled else None
+        self._service = RemovalService(
+            settings, self._router, ledger=self._ledger, auth=self._auth, metrics=self.metrics,
+            cache=self.cache,
+        )
+        self._experiments = Experiments(settings, self._service, self.state, self.providers)
         log.info("gateway_started", providers=sorted(self.providers),
                  state=settings.state.backend, policy=settings.routing.policy)
 
     async def stop(self) -> None:
-        """Close providers, the HTTP client and the state backend."""
+        """Let mirror calls finish, then close providers, the HTTP client and the state backend."""
+        if self._experiments is not None:
+            await self._experiments.drain(self.settings.server.shutdown_grace_s)
         for provider in self.providers.values():
             await provider.aclose()
         if self.client is not None:
@@ -175,16 +201,13 @@ class Runtime:
         per-process state): pulling every instance out of a load balancer would be worse.
         """
         started = self.state is not None
-        # {state|cache|ledger: reachable} for those on Redis; a probe also ends an outage.
-        redis = await probe_all(self.state, self.cache, self._ledger) if started else {}
-        state_ok = started and redis.get("state", True)
+        state_ok = started and await self.state.ping()  # type: ignore[union-attr]
         return {
             "ready": started and bool(self.providers),
-            "degraded": started and not all(redis.values()),
+            "degraded": started and not state_ok,
             "config": "loaded",
             "providers": sorted(self.providers),
             "state": {"backend": self.settings.state.backend, "reachable": state_ok},
-            "redis": redis,
         }
 
 

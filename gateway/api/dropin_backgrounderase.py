@@ -27,16 +27,15 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 
 from gateway.api.dropin_common import (
-    admit,
     failure_of,
     first_image,
     image_bytes,
     json_error,
     parse_flags,
-    present,
     read_fields,
-    serve,
 )
+from gateway.api.inputs import present
+from gateway.api.serving import admit, serve
 from gateway.errors import GatewayError, MissingImage
 from gateway.runtime import runtime_of
 from providers.base import OutputOptions
@@ -109,7 +108,7 @@ async def v2(request: Request) -> Response[bytes]:
     options = _with_channels(parse_flags(fields, FLAGS), legacy)
     served = await serve(
         request, admission, image, url.strip() if isinstance(url, str) else None, options,
-        "backgrounderase",
+        api="backgrounderase",
     )
     processed = served.removal.image
     if not is_json:

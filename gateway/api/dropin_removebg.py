@@ -31,16 +31,15 @@ from litestar.exceptions import HTTPException
 from PIL import Image
 
 from gateway.api.dropin_common import (
-    admit,
     failure_of,
     first_image,
     json_error,
     parse_flags,
-    present,
     read_fields,
-    serve,
 )
+from gateway.api.inputs import present
 from gateway.api.responses import wants_json
+from gateway.api.serving import admit, serve
 from gateway.errors import GatewayError, InvalidOption, MissingImage
 from gateway.runtime import runtime_of
 from providers.base import OutputOptions
@@ -141,7 +140,7 @@ async def removebg(request: Request) -> Response[bytes]:
     options = removebg_options(fields)
     served = await serve(
         request, admission, image, url.strip() if isinstance(url, str) else None, options,
-        "removebg",
+        api="removebg",
     )
     processed = served.removal.image
     headers = {**served.headers, "X-Credits-Charged": f"{served.removal.cost:g}"}

@@ -24,15 +24,13 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 
 from gateway.api.dropin_common import (
-    ServedRemoval,
-    admit,
     failure_of,
     image_bytes,
     json_error,
-    present,
     read_fields,
-    serve,
 )
+from gateway.api.inputs import present
+from gateway.api.serving import ServedRemoval, admit, serve
 from gateway.errors import GatewayError, MissingImage
 from gateway.runtime import runtime_of
 from providers.base import OutputOptions
@@ -84,7 +82,7 @@ async def _remove(request: Request, options: OutputOptions) -> ServedRemoval:
     for name, uploads_only in IMAGE_FIELDS:
         if present(fields, name):
             image = await image_bytes(name, fields[name], max_bytes, uploads_only)
-            return await serve(request, admission, image, None, options, "withoutbg")
+            return await serve(request, admission, image, None, options, api="withoutbg")
     raise MissingImage("send the image as multipart `file` (or JSON `image` in base64)")
 
 

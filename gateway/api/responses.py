@@ -62,12 +62,10 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "image/" not in accept
 
 
-def removal_response(request: Request, removal: Removal, request_id: str) -> Response[bytes]:
-    """Image bytes (or JSON with base64) plus every `X-…` header."""
-    # Set by the request-context middleware: the header then covers parsing, validation and
-    # accounting too, not only routing and post-processing.
-    received_at = request.scope.get("state", {}).get("received_at")
-    headers = removal_headers(removal, request_id, received_at)
+def removal_response(
+    request: Request, removal: Removal, request_id: str, headers: dict[str, str]
+) -> Response[bytes]:
+    """Image bytes (or JSON with base64) with `headers` (see `serving.serve`)."""
     if wants_json(request):
         body = RemovalJSON(
             image_base64=base64.b64encode(removal.image.data).decode("ascii"),

@@ -9,13 +9,12 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
-from gateway.api.inputs import read_removal_input
+from gateway.api.inputs import read_body, read_removal_input
 from gateway.api.options import RequestOptions
-from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_response
-from gateway.compare.experiments import experiment_headers, handle_with_experiment
+from gateway.api.serving import admit, serve
+from gateway.compare.experiments import experiment_name
 from gateway.errors import InvalidOption
-from gateway.handling import log_fields
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 from providers.base import SupportsDetails
@@ -46,29 +45,21 @@ def route_hints(request: Request, opts: RequestOptions) -> RouteHints:
 )
 async def remove_background(request: Request) -> Response[bytes]:
     """Remove the background of one image (multipart, JSON or raw body)."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    client, rate_headers = await runtime.authenticate(request.headers)
-    removal_input = await read_removal_input(
-        request, settings.server.max_upload_bytes,
+    settings = runtime_of(request).settings
+    admission = await admit(request)
+    given = await read_removal_input(
+        await read_body(request), settings.server.max_upload_bytes,
         routing_key_field=settings.routing.routing_key_field,
     )
-    opts = removal_input.options
-    request_id = request_id_of(request)
-    image = removal_input.image
-    if image is None:
-        image = await runtime.fetch_url(removal_input.image_url or "")
-    served = await handle_with_experiment(
-        runtime, request.headers, opts.experiment, client, image, removal_input.trimap,
-        opts.output, route_hints(request, opts), request_id,
+    opts = given.options
+    served = await serve(
+        request, admission, given.image, given.image_url, opts.output,
+        hints=route_hints(request, opts), trimap=given.trimap,
+        experiment=experiment_name(request.headers, opts.experiment),
+        bg_image_url=opts.bg_image_url,
     )
-    removal = served.removal
-    request.scope["state"]["log"] = log_fields(served, len(image))
-    response = removal_response(request, removal, request_id)
-    response.headers.update(rate_headers)
-    response.headers["X-Cache"] = "hit" if served.cache_hit else "miss"
-    response.headers.update(experiment_headers(served))
-    return response
+    return removal_response(request, served.removal, served.headers["X-Request-Id"],
+                            served.headers)
 
 
 @get("/v1/providers", summary="Configured providers, their capabilities and live state")

@@ -1,1 +1,1 @@
-"""A/B quality comparison between providers, and live experiments with shadow traffic."""
+"""A/B quality comparison between providers, and live experiments with mirror traffic."""

@@ -7,10 +7,10 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 
 from gateway.api.inputs import (
-    BASE64_FIELDS,
-    IMAGE_FIELDS,
+    INPUT_FIELDS,
     RemovalInput,
     decode_base64,
+    read_body,
     read_removal_input,
 )
 from gateway.api.options import OPTION_KEYS, parse_bool
@@ -21,10 +21,7 @@ GROUND_TRUTH_BASE64 = "ground_truth_base64"
 COMPARE_KEYS = frozenset({"sheet", "tile"})
 #: Routing options that make no sense when every provider is pinned in turn.
 _REFUSED = frozenset({"provider", "policy", "fallback", "experiment"})
-_INPUT_KEYS = frozenset({
-    *IMAGE_FIELDS, *BASE64_FIELDS, "image_url", "trimap_file", "trimap_base64",
-    *GROUND_TRUTH_FILES, GROUND_TRUTH_BASE64,
-})
+_INPUT_KEYS = frozenset({*INPUT_FIELDS, *GROUND_TRUTH_FILES, GROUND_TRUTH_BASE64})
 MAX_TILE = 512
 
 
@@ -35,22 +32,6 @@ class CompareInput(msgspec.Struct):
     ground_truth: bytes | None
     sheet: bool
     tile: int
-
-
-async def _fields(request: Request) -> list[tuple[str, object]]:
-    """Every (key, value) of the query and the body (form or JSON); both are cached by Litestar."""
-    fields: list[tuple[str, object]] = list(request.query_params.items())
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        fields.extend((await request.form()).multi_items())
-    elif content_type.startswith("application/json") or content_type.endswith("+json"):
-        try:
-            body = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError:
-            raise InvalidOption("the JSON body is malformed") from None
-        if isinstance(body, dict):
-            fields.extend(body.items())
-    return fields
 
 
 async def _ground_truth(fields: dict[str, object], max_bytes: int) -> bytes | None:
@@ -86,8 +67,8 @@ async def read_compare_input(
     request: Request, max_bytes: int, routing_key_field: str | None = None
 ) -> CompareInput:
     """Removal input, ground truth and sheet options; unknown or routing-only keys are a 400."""
-    raw = await _fields(request)
-    fields = {key.strip().lower(): value for key, value in raw}
+    body = await read_body(request)
+    fields = {str(key).strip().lower(): value for key, value in body.fields}
     known = OPTION_KEYS | COMPARE_KEYS | _INPUT_KEYS
     if routing_key_field:
         known = known | {routing_key_field.lower()}
@@ -97,7 +78,7 @@ async def read_compare_input(
         if key not in known:
             raise InvalidOption(f"unknown option `{key:.40}`")
     removal = await read_removal_input(
-        request, max_bytes, strict=False, routing_key_field=routing_key_field
+        body, max_bytes, strict=False, routing_key_field=routing_key_field
     )
     sheet = fields.get("sheet")
     return CompareInput(

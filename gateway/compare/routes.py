@@ -82,7 +82,7 @@ async def compare(request: Request) -> Response[bytes]:
 
 @get("/v1/experiments", summary="Configured experiments")
 async def list_experiments(request: Request) -> Response[bytes]:
-    """Every configured experiment with its variants, shadows and shadow share."""
+    """Every configured experiment with its variants, mirrors and mirror share."""
     runtime = runtime_of(request)
     await runtime.authenticate(request.headers)
     return Response(msgspec.json.encode({"experiments": experiments_of(runtime.settings)}),
@@ -93,7 +93,7 @@ async def list_experiments(request: Request) -> Response[bytes]:
 async def experiment_report(
     request: Request, name: Annotated[str, PathParameter()]
 ) -> Response[bytes]:
-    """Requests, error rate, p50/p95 latency, spend and shadow agreement per variant."""
+    """Requests, error rate, p50/p95 latency, spend and mirror agreement per variant."""
     runtime = runtime_of(request)
     await runtime.authenticate(request.headers)
     config = experiments_of(runtime.settings).get(name)

@@ -20,13 +20,10 @@ from gateway.compare.mattes import (
     served_matte,
 )
 from gateway.errors import Attempt, GatewayError, InvalidOption
-from gateway.handling import Served, handle_removal
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
+from gateway.service import RemovalCall, Served
 from providers.base import OutputOptions
-
-#: Comparisons measure fresh provider calls, never cached answers.
-_NO_CACHE = {"cache-control": "no-store"}
 
 
 class ProviderOutcome(msgspec.Struct, omit_defaults=True):
@@ -89,15 +86,14 @@ def resolve_providers(
     return names
 
 
-async def _serve_one(
-    runtime: Runtime, client: Client | None, image: bytes, trimap: bytes | None,
-    options: OutputOptions, provider: str, request_id: str,
-) -> Served | GatewayError:
-    hints = RouteHints(provider=provider, fallback=False)
+async def _serve_one(runtime: Runtime, call: RemovalCall, provider: str) -> Served | GatewayError:
+    """`call` pinned to `provider` without fallback; comparisons never read the cache."""
+    pinned = msgspec.structs.replace(
+        call, hints=RouteHints(provider=provider, fallback=False), use_cache=False,
+        request_id=f"{call.request_id}.{provider}",
+    )
     try:
-        return await handle_removal(
-            runtime, _NO_CACHE, client, image, trimap, options, hints, f"{request_id}.{provider}"
-        )
+        return await runtime.remove(pinned)
     except GatewayError as exc:
         return exc
 
@@ -144,8 +140,9 @@ async def compare_image(
     client: Client | None = None,
 ) -> Comparison:
     """Send one image to every provider in parallel (pinned, no fallback) and score the answers."""
-    service = runtime.service
-    job = await service.validate(image, trimap, options, RouteHints(), request_id)
+    call = RemovalCall(image=image, request_id=request_id, options=options, trimap=trimap,
+                       client=client)
+    job = await runtime.service.validate(call)
     width, height = job.info.width, job.info.height
     truth = None
     if ground_truth is not None:
@@ -154,8 +151,7 @@ async def compare_image(
             read_ground_truth, ground_truth, width, height, max_pixels
         )
     answers = await asyncio.gather(*(
-        _serve_one(runtime, client, image, trimap, options, name, request_id)
-        for name in providers
+        _serve_one(runtime, call, name) for name in providers
     ))
     outcomes = [_outcome(name, answer) for name, answer in zip(providers, answers, strict=True)]
     images = {

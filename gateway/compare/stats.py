@@ -23,7 +23,7 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
 )
 MICRO = 1_000_000
 _VARIANT_COUNTERS = ("requests", "fallbacks", "failures", "cache_hits", "spend_micro")
-_SHADOW_COUNTERS = ("compared", "unscored", "failed", "dropped", "iou_micro", "mad_micro",
+_MIRROR_COUNTERS = ("compared", "unscored", "failed", "dropped", "iou_micro", "mad_micro",
                     "spend_micro")
 
 
@@ -35,17 +35,17 @@ class LatencySummary(msgspec.Struct, frozen=True):
     p95_ms: float | None
 
 
-class ShadowSummary(msgspec.Struct, frozen=True):
-    """How one shadow provider did on the sample of this variant's traffic."""
+class MirrorSummary(msgspec.Struct, frozen=True):
+    """How one mirror provider did on the sample of this variant's traffic."""
 
     provider: str
     compared: int
-    """Shadow answers scored against the served answer."""
+    """Mirror answers scored against the served answer."""
     unscored: int
-    """Shadow answers that could not be scored (no alpha matte of the same frame)."""
+    """Mirror answers that could not be scored (no alpha matte of the same frame)."""
     failed: int
     dropped: int
-    """Samples not sent because too many shadow calls were in flight."""
+    """Samples not sent because too many mirror calls were in flight."""
     mean_iou: float | None
     mean_abs_diff: float | None
     spend: float
@@ -68,7 +68,7 @@ class VariantReport(msgspec.Struct, frozen=True):
     cache_hits: int
     latency: LatencySummary
     spend: float
-    shadow: list[ShadowSummary]
+    mirror: list[MirrorSummary]
 
 
 class ExperimentReport(msgspec.Struct, frozen=True):
@@ -76,7 +76,7 @@ class ExperimentReport(msgspec.Struct, frozen=True):
 
     experiment: str
     enabled: bool
-    shadow_share: float
+    mirror_share: float
     variants: list[VariantReport]
 
 
@@ -135,13 +135,13 @@ class ExperimentStats:
         key = _key(experiment, variant)
         await self._add((f"{key}:requests", 1), (f"{key}:failures", 1))
 
-    async def record_shadow(
-        self, experiment: str, variant: str, shadow: str, outcome: str,
+    async def record_mirror(
+        self, experiment: str, variant: str, mirror: str, outcome: str,
         agreement: tuple[float, float] | None = None, cost: float = 0.0,
     ) -> None:
-        """Count one shadow call: `compared` (with IoU and mean abs diff), `unscored`, `failed`
+        """Count one mirror call: `compared` (with IoU and mean abs diff), `unscored`, `failed`
         or `dropped`."""
-        key = _key(experiment, variant, "shadow", shadow)
+        key = _key(experiment, variant, "mirror", mirror)
         items = [(f"{key}:{outcome}", 1), (f"{key}:spend_micro", round(cost * MICRO))]
         if agreement is not None:
             items += [(f"{key}:iou_micro", round(agreement[0] * MICRO)),
@@ -152,12 +152,12 @@ class ExperimentStats:
         values = await asyncio.gather(*(self._state.get_counter(key) for key in keys))
         return dict(zip(keys, values, strict=True))
 
-    async def _shadow(self, experiment: str, variant: str, shadow: str) -> ShadowSummary:
-        key = _key(experiment, variant, "shadow", shadow)
-        c = await self._read([f"{key}:{name}" for name in _SHADOW_COUNTERS])
+    async def _mirror(self, experiment: str, variant: str, mirror: str) -> MirrorSummary:
+        key = _key(experiment, variant, "mirror", mirror)
+        c = await self._read([f"{key}:{name}" for name in _MIRROR_COUNTERS])
         compared = c[f"{key}:compared"]
-        return ShadowSummary(
-            provider=shadow, compared=compared, unscored=c[f"{key}:unscored"],
+        return MirrorSummary(
+            provider=mirror, compared=compared, unscored=c[f"{key}:unscored"],
             failed=c[f"{key}:failed"], dropped=c[f"{key}:dropped"],
             mean_iou=round(c[f"{key}:iou_micro"] / MICRO / compared, 6) if compared else None,
             mean_abs_diff=(round(c[f"{key}:mad_micro"] / MICRO / compared, 6)
@@ -166,7 +166,7 @@ class ExperimentStats:
         )
 
     async def _variant(
-        self, experiment: str, variant: str, weight: float, shadows: Sequence[str]
+        self, experiment: str, variant: str, weight: float, mirrors: Sequence[str]
     ) -> VariantReport:
         key = _key(experiment, variant)
         buckets = [f"{key}:latency:{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1)]
@@ -181,16 +181,16 @@ class ExperimentStats:
             cache_hits=c[f"{key}:cache_hits"],
             latency=LatencySummary(sum(counts), quantile(counts, 0.5), quantile(counts, 0.95)),
             spend=c[f"{key}:spend_micro"] / MICRO,
-            shadow=[await self._shadow(experiment, variant, s) for s in shadows],
+            mirror=[await self._mirror(experiment, variant, s) for s in mirrors],
         )
 
     async def report(self, experiment: str, settings: ExperimentSettings) -> ExperimentReport:
         """Every variant's figures, summed over every instance sharing the state backend."""
         variants = await asyncio.gather(*(
-            self._variant(experiment, variant, weight, settings.shadow)
+            self._variant(experiment, variant, weight, settings.mirror)
             for variant, weight in settings.variants.items()
         ))
         return ExperimentReport(
             experiment=experiment, enabled=settings.enabled,
-            shadow_share=settings.shadow_share, variants=list(variants),
+            mirror_share=settings.mirror_share, variants=list(variants),
         )

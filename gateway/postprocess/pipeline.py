@@ -1,4 +1,11 @@
-"""Post-processing: decode once, run an ordered tuple of small pure steps, encode once."""
+"""Post-processing: decode once, run an ordered tuple of small pure steps, encode once.
+
+`build_steps` is the one place that decides which steps run and in which order; a step is a
+small pure function of a Frame (see `steps.py`). The original is decoded at most once, at the
+size the work needs (a JPEG is decoded at a reduced DCT scale when the output is capped), and
+not at all for a matte-only answer. A pass-through answer is not decoded at all
+(`pass_through`, from the header facts its attempt checked).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,6 @@ from functools import partial
 
 import msgspec
 import numpy as np
-from PIL import Image
 
 from gateway.errors import (
     GatewayError,
@@ -21,17 +27,25 @@ from gateway.postprocess._decode import (
     alpha_array,
     load_oriented,
     open_header,
-    orientation,
-    oriented_size,
     to_gray_array,
     to_rgb_array,
 )
+from gateway.postprocess.answer import Answer, aspect_matches, read_answer
 from gateway.postprocess.despill import despill
 from gateway.postprocess.encode import ALPHA_FORMATS, MEDIA_TYPES, WEBP_MAX_SIDE, encode
 from gateway.postprocess.frame import Frame
-from gateway.postprocess.steps import apply_matte, cap_size, clamp_trimap, composite, crop, flatten
+from gateway.postprocess.steps import (
+    apply_matte,
+    cap_size,
+    capped_size,
+    clamp_trimap,
+    composite,
+    crop,
+    flatten,
+)
+from gateway.postprocess.validate import probe_image
 from providers.base import SIZE_MEGAPIXELS, OutputOptions, ProviderResult
-from providers.images import MEDIA_TYPES as INPUT_MEDIA_TYPES
+from providers.errors import ProviderError
 from providers.images import sniff_format
 
 #: Order in which emulated option names are reported (`X-Emulated`).
@@ -39,12 +53,6 @@ EMULATION_ORDER: tuple[str, ...] = (
     "trimap", "despill", "crop", "crop_margin", "size", "bg_color", "channels", "format",
 )
 _NO_SIDE_LIMIT = 1 << 30
-# The transpose that EXIF orientation N applies (as in ImageOps.exif_transpose).
-_ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
-}
 
 
 class PostprocessJob(msgspec.Struct, frozen=True):
@@ -57,6 +65,11 @@ class PostprocessJob(msgspec.Struct, frozen=True):
     """Absolute `time.monotonic()` after which the pipeline gives up."""
     trimap: bytes | None = None
     """The normalised trimap (`normalize_trimap`), in the image's displayed orientation."""
+
+    @property
+    def needs_colour(self) -> bool:
+        """True when the output shows the original's colours (not the matte alone)."""
+        return self.options.channels == "rgba"
 
 
 class ProcessedImage(msgspec.Struct, frozen=True):
@@ -111,52 +124,57 @@ def check_deadline(deadline: float) -> None:
         raise ProviderTimedOut("the request deadline ran out during post-processing")
 
 
-def _pass_through(result: ProviderResult, max_pixels: int) -> ProcessedImage:
-    image_format = sniff_format(result.data)
-    if image_format is None:
-        raise ProviderFailed("the provider answered with something that is not an image")
-    try:
-        with open_header(result.data, image_format, max_pixels) as image:
-            width, height = oriented_size(image)
-    except GatewayError as exc:
-        raise ProviderFailed("the provider's image cannot be read") from exc
+def pass_through(result: ProviderResult, answer: Answer) -> ProcessedImage:
+    """The provider's answer as is (its attempt checked it is exactly what was asked)."""
     return ProcessedImage(
-        data=result.data, media_type=INPUT_MEDIA_TYPES[image_format],
-        width=width, height=height, emulated=(),
+        data=result.data, media_type=answer.media_type,
+        width=answer.width, height=answer.height, emulated=(),
     )
 
 
-def _decode_original(data: bytes, max_pixels: int, colour: bool) -> tuple[Frame, int]:
-    """The original as an opaque Frame (pixels decoded only when `colour` is wanted)."""
+def _draft_size(job: PostprocessJob, size: tuple[int, int]) -> tuple[int, int] | None:
+    """The smallest decode size the output needs, when a reduced decode is safe, else None."""
+    megapixels = SIZE_MEGAPIXELS.get(job.options.size)
+    if megapixels is None or "size" not in job.emulate or job.options.crop or job.trimap:
+        return None
+    target = capped_size(size[0], size[1], int(megapixels * 1_000_000), _NO_SIDE_LIMIT)
+    return None if target == size else target
+
+
+def _decode_original(data: bytes, job: PostprocessJob) -> np.ndarray:
+    """The original's RGB pixels, upright, decoded once (reduced when the output is capped)."""
     image_format = sniff_format(data)
     if image_format is None:
         raise InvalidImage("the image is not in an accepted format")
-    with open_header(data, image_format, max_pixels) as image:
-        exif_orientation = orientation(image)
-        if not colour:
-            # A matte-only answer needs the original's displayed size, not its pixels.
-            width, height = oriented_size(image)
-            rgb = np.broadcast_to(np.zeros(3, np.uint8), (height, width, 3))
-        else:
-            try:
-                rgb = to_rgb_array(load_oriented(image))
-            except GatewayError:
-                raise
-            except Exception as exc:  # exotic modes Pillow cannot convert
-                raise InvalidImage("the image cannot be converted to RGB") from exc
+    with open_header(data, image_format, job.max_pixels) as image:
+        draft = _draft_size(job, image.size) if image_format == "jpeg" else None
+        if draft is not None:
+            # DCT scaling: decodes at 1/2, 1/4 or 1/8 while staying at least `draft`.
+            image.draft("RGB", draft)
+        try:
+            return to_rgb_array(load_oriented(image))
+        except GatewayError:
+            raise
+        except Exception as exc:  # exotic modes Pillow cannot convert
+            raise InvalidImage("the image cannot be converted to RGB") from exc
+
+
+def _original_frame(original: bytes | np.ndarray, job: PostprocessJob,
+                    size: tuple[int, int]) -> Frame:
+    """The original as an opaque Frame; pixels only when the output shows them."""
+    if not job.needs_colour:
+        width, height = size
+        rgb = np.broadcast_to(np.zeros(3, np.uint8), (height, width, 3))
+    elif isinstance(original, np.ndarray):
+        rgb = original
+    else:
+        rgb = _decode_original(original, job)
     height, width = rgb.shape[:2]
     # Opaque until the matte step: a broadcast view costs no memory.
-    return Frame(rgb=rgb, alpha=np.broadcast_to(np.uint8(255), (height, width))), exif_orientation
+    return Frame(rgb=rgb, alpha=np.broadcast_to(np.uint8(255), (height, width)))
 
 
-def _aspect_matches(size: tuple[int, int], target: tuple[int, int]) -> bool:
-    (width, height), (target_width, target_height) = size, target
-    slack = 0.02 * target_width * target_height + max(target_width, target_height)
-    return abs(width * target_height - height * target_width) <= slack
-
-
-def _decode_matte(result: ProviderResult, exif_orientation: int, size: tuple[int, int],
-                  max_pixels: int) -> np.ndarray:
+def _decode_matte(result: ProviderResult, size: tuple[int, int], max_pixels: int) -> np.ndarray:
     image_format = sniff_format(result.data)
     if image_format is None:
         raise ProviderFailed("the provider answered with something that is not an image")
@@ -165,12 +183,8 @@ def _decode_matte(result: ProviderResult, exif_orientation: int, size: tuple[int
             image = load_oriented(header)
     except GatewayError as exc:
         raise ProviderFailed("the provider's image cannot be decoded") from exc
-    if not _aspect_matches(image.size, size):
-        swapped = (size[1], size[0])
-        if exif_orientation < 5 or not _aspect_matches(image.size, swapped):
-            raise ProviderFailed("the provider's image does not match the input's shape")
-        # The vendor ignored the input's EXIF orientation: orient its matte the same way.
-        image = image.transpose(_ORIENTATION_TRANSPOSE[exif_orientation])
+    if not aspect_matches(image.size, size):
+        raise ProviderFailed("the provider's image does not match the input's shape")
     matte = to_gray_array(image) if result.kind == "mask" else alpha_array(image)
     if matte is None:
         raise ProviderFailed("the provider's cutout has no alpha channel")
@@ -188,16 +202,26 @@ def _decode_trimap(data: bytes, size: tuple[int, int]) -> np.ndarray:
     return trimap
 
 
-def postprocess(original: bytes, result: ProviderResult, job: PostprocessJob) -> ProcessedImage:
-    """Turn a provider result into the requested output (sync: run it in a worker thread)."""
+def postprocess(
+    original: bytes | np.ndarray, result: ProviderResult, job: PostprocessJob,
+    size: tuple[int, int] | None = None,
+) -> ProcessedImage:
+    """Turn a provider result into the requested output (sync: run it in a worker thread).
+
+    `original` is the image as sent (bytes, decoded here once) or its upright RGB pixels when
+    they were decoded already; `size` is its displayed size (read from the header when None).
+    """
     if result.final and not job.emulate:
-        return _pass_through(result, job.max_pixels)
+        try:
+            return pass_through(result, read_answer(result, job.max_pixels))
+        except ProviderError as exc:
+            raise ProviderFailed("the provider's image cannot be read") from exc
     check_deadline(job.deadline)
-    colour = job.options.channels == "rgba"
-    frame, exif_orientation = _decode_original(original, job.max_pixels, colour)
-    size = (frame.width, frame.height)
+    if size is None:
+        size = _displayed_size(original)
+    frame = _original_frame(original, job, size)
     check_deadline(job.deadline)
-    matte = _decode_matte(result, exif_orientation, size, job.max_pixels)
+    matte = _decode_matte(result, size, job.max_pixels)
     trimap = _decode_trimap(job.trimap, size) if job.trimap is not None else None
     applied: set[str] = {"channels", "format"}
     for step in build_steps(job, matte, trimap):
@@ -214,3 +238,10 @@ def postprocess(original: bytes, result: ProviderResult, job: PostprocessJob) ->
         data=data, media_type=MEDIA_TYPES[options.format],
         width=frame.width, height=frame.height, emulated=emulated,
     )
+
+
+def _displayed_size(original: bytes | np.ndarray) -> tuple[int, int]:
+    if isinstance(original, np.ndarray):
+        return int(original.shape[1]), int(original.shape[0])
+    info, _ = probe_image(original, len(original), 1 << 40)
+    return info.width, info.height

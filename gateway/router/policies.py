@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from gateway.router.types import Entry, Health
 
-POLICIES: tuple[str, ...] = ("priority", "cheapest", "fastest", "weighted")
-
 Order = Callable[[Sequence[Entry], Mapping[str, Health], "PolicyInput"], list[Entry]]
 
 

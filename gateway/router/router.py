@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import NoReturn
 
 import structlog
@@ -17,12 +17,13 @@ from gateway.errors import (
     ProviderFailed,
     ProviderTimedOut,
 )
+from gateway.postprocess.answer import Answer
 from gateway.router.health import TRANSIENT, read_snapshot, record_failure, record_success
 from gateway.router.select import select
-from gateway.router.types import Dispatched, Entry, ProviderStatus, RouteHints
+from gateway.router.types import Built, Dispatched, Entry, Offer, ProviderStatus, RouteHints
 from gateway.settings import RoutingSettings
 from gateway.state.base import StateBackend
-from providers.base import Provider, ProviderConfig, ProviderRequest, ProviderResult
+from providers.base import Provider, ProviderConfig, ProviderResult
 from providers.errors import ProviderError, ProviderProtocolError, ProviderTimeout
 
 log = structlog.get_logger("gateway.router")
@@ -90,16 +91,22 @@ class Router:
         self._entries = make_entries(providers, configs)
 
     def candidates(self, hints: RouteHints) -> list[Provider]:
-        """Static filter and policy order, as if every provider were healthy (no state read)."""
+        """Static filter and policy order, as if every provider were healthy (no state read).
+
+        Raises the client's errors (unknown or disallowed provider, policy override refused,
+        nothing can serve the options): the flow calls it before the cache is consulted.
+        """
         selection = select(self._entries, hints, {}, self._settings, self._rng, self._disabled)
         return [e.provider for e in selection.candidates]
 
-    async def dispatch(
-        self, build: Callable[[Provider], ProviderRequest], hints: RouteHints, deadline: float
-    ) -> Dispatched:
-        """Call candidates in order until one answers; raise a GatewayError when none does."""
+    async def dispatch(self, offer: Offer, hints: RouteHints, deadline: float) -> Dispatched:
+        """Call candidates in order until one answers usably; raise a GatewayError when none does.
+
+        Each attempt builds its request (`offer.build`), calls the provider and checks the answer
+        (`offer.check`): an unusable 200 is the attempt's outcome `bad_answer`, which counts
+        against the provider and falls over to the next candidate like any other failure.
+        """
         settings = self._settings
-        deadline = min(deadline, time.monotonic() + settings.request_timeout_s)
         snapshot = await read_snapshot(self._state, self._entries)
         selection = select(self._entries, hints, snapshot, settings, self._rng, self._disabled)
         trail: list[Attempt] = list(selection.skipped)
@@ -128,11 +135,16 @@ class Router:
                 continue
             calls += 1
             tried.add(entry.name)
-            outcome = await self._call(entry, build(entry.provider), remaining)
-            if isinstance(outcome[0], ProviderResult):
-                trail.append(Attempt(provider=entry.name, outcome="ok", latency_ms=outcome[1]))
-                await record_success(self._state, settings, entry, outcome[0], outcome[1], trial)
-                return Dispatched(result=outcome[0], provider=entry.provider, attempts=tuple(trail))
+            built = offer.build(entry.provider)
+            outcome = await self._call(entry, built, offer, remaining)
+            if isinstance(outcome[0], tuple):
+                (result, answer), latency_ms = outcome
+                trail.append(Attempt(provider=entry.name, outcome="ok", latency_ms=latency_ms))
+                await record_success(self._state, settings, entry, result, latency_ms, trial)
+                return Dispatched(
+                    provider=entry.provider, plan=built.plan, request=built.request,
+                    result=result, answer=answer, attempts=tuple(trail),
+                )
             error, latency_ms = outcome
             trail.append(Attempt(provider=entry.name, outcome=error.reason, latency_ms=latency_ms))
             log.warning("provider_attempt_failed", provider=entry.name, reason=error.reason,
@@ -166,13 +178,14 @@ class Router:
         return None
 
     async def _call(
-        self, entry: Entry, request: ProviderRequest, remaining: float
-    ) -> tuple[ProviderResult, float] | tuple[ProviderError, float]:
-        """One provider call under the remaining time; errors come back as values."""
+        self, entry: Entry, built: Built, offer: Offer, remaining: float
+    ) -> tuple[tuple[ProviderResult, Answer], float] | tuple[ProviderError, float]:
+        """One provider call under the remaining time, its answer checked; errors are values."""
         start = time.monotonic()
         try:
             async with asyncio.timeout(remaining):
-                result = await entry.provider.remove_background(request)
+                result = await entry.provider.remove_background(built.request)
+            answer = offer.check(built, result)
         except TimeoutError:
             error: ProviderError = ProviderTimeout("request deadline reached", provider=entry.name)
         except ProviderError as exc:
@@ -182,7 +195,7 @@ class Router:
             log.error("provider_adapter_bug", provider=entry.name, error=type(exc).__name__)
             error = ProviderProtocolError("adapter failed unexpectedly", provider=entry.name)
         else:
-            return result, (time.monotonic() - start) * 1000
+            return (result, answer), (time.monotonic() - start) * 1000
         return error, (time.monotonic() - start) * 1000
 
     def _raise_exhausted(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 from limits import RateLimitItem
 
 from gateway.errors import Attempt
+from gateway.postprocess.answer import Answer
+from gateway.postprocess.plan import Plan
 from gateway.state.base import Cooldown
-from providers.base import Budget, Capabilities, Provider, ProviderResult
+from providers.base import Budget, Capabilities, Provider, ProviderRequest, ProviderResult
 
 CircuitState = Literal["closed", "open", "half_open"]
 
@@ -29,11 +31,33 @@ class RouteHints(msgspec.Struct, frozen=True):
     megapixels: float = 0.0
 
 
-class Dispatched(msgspec.Struct):
-    """A successful dispatch: the result, who produced it and the attempt trail."""
+class Built(msgspec.Struct, frozen=True):
+    """What one attempt sends: the option plan for its provider and the request built from it."""
 
-    result: ProviderResult
+    plan: Plan
+    request: ProviderRequest
+
+
+class Offer(Protocol):
+    """The request as the router offers it to each candidate: build the call, check the answer."""
+
+    def build(self, provider: Provider) -> Built:
+        """The plan and provider request for `provider`."""
+        ...
+
+    def check(self, built: Built, result: ProviderResult) -> Answer:
+        """The answer's header facts; raises a ProviderError (`bad_answer`) when unusable."""
+        ...
+
+
+class Dispatched(msgspec.Struct):
+    """A successful dispatch: everything it built, the checked answer and the attempt trail."""
+
     provider: Provider
+    plan: Plan
+    request: ProviderRequest
+    result: ProviderResult
+    answer: Answer
     attempts: tuple[Attempt, ...]
 
 

@@ -147,11 +147,11 @@ def experiment_problems(
                 problems.append(f"{where}.variants`: unknown provider {provider!r}")
             if not weight > 0:
                 problems.append(f"{where}.variants.{provider}`: the weight must be > 0")
-        for provider in experiment.shadow:
+        for provider in experiment.mirror:
             if provider not in providers:
-                problems.append(f"{where}.shadow`: unknown provider {provider!r}")
+                problems.append(f"{where}.mirror`: unknown provider {provider!r}")
             if provider in experiment.variants:
-                problems.append(f"{where}.shadow`: {provider!r} is also a variant")
-        if not 0.0 <= experiment.shadow_share <= 1.0:
-            problems.append(f"{where}.shadow_share`: must be in [0, 1]")
+                problems.append(f"{where}.mirror`: {provider!r} is also a variant")
+        if not 0.0 <= experiment.mirror_share <= 1.0:
+            problems.append(f"{where}.mirror_share`: must be in [0, 1]")
     return problems

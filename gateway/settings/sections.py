@@ -81,14 +81,14 @@ class ConsoleSettings(_Section, frozen=True):
 
 
 class ExperimentSettings(_Section, frozen=True):
-    """One experiment: a weighted split of live traffic between providers, plus shadows."""
+    """One experiment: a weighted split of live traffic between providers, plus mirrors."""
 
     variants: dict[str, float]
     """Provider name -> weight (e.g. `{withoutbg = 50, backgrounderase = 50}`)."""
-    shadow: tuple[str, ...] = ()
+    mirror: tuple[str, ...] = ()
     """Providers that get a copy of a sample of the traffic after the answer went out."""
-    shadow_share: float = 0.1
-    """Share of the experiment's successful requests copied to the shadow providers."""
+    mirror_share: float = 0.1
+    """Share of the experiment's successful requests copied to the mirror providers."""
     fallback: bool | None = None
     """May a failing variant fall back to another provider (None: the routing default)."""
     enabled: bool = True
@@ -105,6 +105,8 @@ class ServerSettings(_Section, frozen=True):
     shutdown_grace_s: float = 30.0
     workers: int = 1
     """Worker processes; more than one needs `[state] backend = "redis"` (shared limits)."""
+    pixel_budget_mp: float = 32.0
+    """Megapixels of post-processing at once per process; more waits (0 = unbounded)."""
 
 
 class RoutingSettings(_Section, frozen=True):

@@ -1,4 +1,4 @@
-"""Experiments: sticky assignment, outcome counters, and shadow traffic that never delays."""
+"""Experiments: sticky assignment, outcome counters, and mirror traffic that never delays."""
 
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway.compare.experiments import (
-    ExperimentServed,
-    choose_variant,
-    experiment_headers,
-    experiment_runner,
-    handle_with_experiment,
-)
+from gateway.compare.experiments import choose_variant, experiment_name
 from gateway.compare.stats import ExperimentStats
 from gateway.errors import InvalidOption, ProviderFailed
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
+from gateway.service import RemovalCall, Served
 from gateway.settings import ExperimentSettings
 from gateway.settings.loader import experiment_problems
 from providers.base import OutputOptions, ProviderRequest, ProviderResult
@@ -42,7 +37,7 @@ async def started(settings: Any, providers: Mapping[str, Any]) -> AsyncIterator[
     try:
         yield runtime
     finally:
-        await experiment_runner(runtime).drain(10)
+        await runtime.experiments.drain(10)
         await runtime.stop()
 
 
@@ -51,9 +46,8 @@ async def serve(
     hints: RouteHints | None = None, headers: Mapping[str, str] | None = None,
 ) -> Any:
     hints = hints or RouteHints(routing_key=key)
-    return await handle_with_experiment(
-        runtime, headers or {}, experiment, None, photo(), None, OutputOptions(), hints, "req-1"
-    )
+    call = RemovalCall(image=photo(), request_id="req-1", options=OutputOptions(), hints=hints)
+    return await runtime.remove(call, experiment_name(headers or {}, experiment))
 
 
 def opaque_mask(provider: str) -> ProviderResult:
@@ -72,9 +66,9 @@ class GatedProvider(FakeProvider):
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         self.calls.append(request)
-        self.events.append("shadow_started")
+        self.events.append("mirror_started")
         await self.gate.wait()
-        self.events.append("shadow_done")
+        self.events.append("mirror_done")
         return self.answer(self.name)
 
 
@@ -101,14 +95,14 @@ def test_without_a_key_assignment_is_random_and_skips_unavailable_variants() -> 
 
 
 def test_config_problems_name_the_key() -> None:
-    good = ExperimentSettings(variants={"a": 1}, shadow=("c",))
+    good = ExperimentSettings(variants={"a": 1}, mirror=("c",))
     assert experiment_problems({"x": good}, ["a", "c"]) == []
-    bad = ExperimentSettings(variants={"a": 0, "zz": 1}, shadow=("a",), shadow_share=2)
+    bad = ExperimentSettings(variants={"a": 0, "zz": 1}, mirror=("a",), mirror_share=2)
     problems = experiment_problems({"x": bad}, ["a"])
     assert any("experiments.x.variants`: unknown provider 'zz'" in p for p in problems)
     assert any("experiments.x.variants.a`" in p for p in problems)
-    assert any("experiments.x.shadow`" in p for p in problems)
-    assert any("experiments.x.shadow_share`" in p for p in problems)
+    assert any("experiments.x.mirror`" in p for p in problems)
+    assert any("experiments.x.mirror_share`" in p for p in problems)
 
 
 async def test_a_request_joins_by_option_or_header_and_is_pinned(tmp_path: Path) -> None:
@@ -119,10 +113,9 @@ async def test_a_request_joins_by_option_or_header_and_is_pinned(tmp_path: Path)
         by_header = await serve(runtime, None, key="customer-1", headers={"x-experiment": "ab"})
         plain = await serve(runtime, None, key="customer-1")
         report = await ExperimentStats(runtime.state).report("ab", settings.experiments["ab"])
-    assert isinstance(by_option, ExperimentServed)
+    assert isinstance(by_option, Served) and by_option.experiment == "ab"
     assert by_option.variant == by_header.variant == by_option.removal.provider
-    assert experiment_headers(by_option) == {"X-Experiment": "ab", "X-Variant": by_option.variant}
-    assert not isinstance(plain, ExperimentServed) and experiment_headers(plain) == {}
+    assert plain.experiment is None and plain.variant is None
     row = {v.provider: v for v in report.variants}[by_option.variant]
     assert row.requests == 2 and row.served == 2 and row.error_rate == 0.0
     assert row.spend == pytest.approx(3.0)
@@ -156,48 +149,48 @@ async def test_failures_and_fallbacks_count_against_the_variant(tmp_path: Path) 
     assert (soft.requests, soft.fallbacks, soft.served, soft.error_rate) == (1, 1, 0, 1.0)
 
 
-async def test_shadow_runs_after_the_answer_and_never_changes_it(tmp_path: Path) -> None:
+async def test_mirror_runs_after_the_answer_and_never_changes_it(tmp_path: Path) -> None:
     gate, events = asyncio.Event(), []
-    shadow = GatedProvider("s", gate, events, opaque_mask)
-    providers = {"a": FakeProvider("a"), "s": shadow}
-    experiments = {"ab": {"variants": {"a": 1}, "shadow": ["s"], "shadow_share": 1.0}}
+    mirror = GatedProvider("s", gate, events, opaque_mask)
+    providers = {"a": FakeProvider("a"), "s": mirror}
+    experiments = {"ab": {"variants": {"a": 1}, "mirror": ["s"], "mirror_share": 1.0}}
     settings = compare_settings(tmp_path, fake_configs("a", "s"), experiments)
     async with started(settings, providers) as runtime:
-        # Would time out if the answer waited for the shadow (the gate opens only after it).
+        # Would time out if the answer waited for the mirror (the gate opens only after it).
         served = await asyncio.wait_for(serve(runtime, key="k"), timeout=30)
         events.append("answered")
         gate.set()
-        await experiment_runner(runtime).drain(30)
+        await runtime.experiments.drain(30)
         report = await ExperimentStats(runtime.state).report("ab", settings.experiments["ab"])
-    assert events.index("answered") < events.index("shadow_done")
+    assert events.index("answered") < events.index("mirror_done")
     assert served.removal.provider == "a"
     alpha = np.asarray(decode(served.removal.image.data).getchannel("A"))
-    assert alpha[0, 0] == 0 and alpha[32, 32] == 255  # the variant's centre box, not the shadow's
-    summary = report.variants[0].shadow[0]
+    assert alpha[0, 0] == 0 and alpha[32, 32] == 255  # the variant's centre box, not the mirror's
+    summary = report.variants[0].mirror[0]
     assert (summary.provider, summary.compared, summary.failed) == ("s", 1, 0)
     assert summary.mean_iou == pytest.approx(0.25)  # box of 32x32 inside the 64x64 frame
     assert summary.mean_abs_diff == pytest.approx(0.75)
 
 
-async def test_a_failing_shadow_is_counted_and_the_client_never_sees_it(tmp_path: Path) -> None:
+async def test_a_failing_mirror_is_counted_and_the_client_never_sees_it(tmp_path: Path) -> None:
     providers = {"a": FakeProvider("a"), "s": FakeProvider("s", script=[ProviderAuthError])}
-    experiments = {"ab": {"variants": {"a": 1}, "shadow": ["s"], "shadow_share": 1.0}}
+    experiments = {"ab": {"variants": {"a": 1}, "mirror": ["s"], "mirror_share": 1.0}}
     settings = compare_settings(tmp_path, fake_configs("a", "s"), experiments)
     async with started(settings, providers) as runtime:
         served = await serve(runtime)
-        await experiment_runner(runtime).drain(30)
+        await runtime.experiments.drain(30)
         report = await ExperimentStats(runtime.state).report("ab", settings.experiments["ab"])
     assert served.removal.provider == "a"
-    assert report.variants[0].shadow[0].failed == 1
-    assert report.variants[0].shadow[0].mean_iou is None
+    assert report.variants[0].mirror[0].failed == 1
+    assert report.variants[0].mirror[0].mean_iou is None
 
 
-async def test_shadow_share_zero_sends_nothing(tmp_path: Path) -> None:
+async def test_mirror_share_zero_sends_nothing(tmp_path: Path) -> None:
     providers = {"a": FakeProvider("a"), "s": FakeProvider("s")}
-    experiments = {"ab": {"variants": {"a": 1}, "shadow": ["s"], "shadow_share": 0.0}}
+    experiments = {"ab": {"variants": {"a": 1}, "mirror": ["s"], "mirror_share": 0.0}}
     settings = compare_settings(tmp_path, fake_configs("a", "s"), experiments)
     async with started(settings, providers) as runtime:
         for _ in range(5):
             await serve(runtime)
-        await experiment_runner(runtime).drain(30)
+        await runtime.experiments.drain(30)
     assert providers["s"].calls == []

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from gateway.postprocess import build_steps, inspect_image, postprocess
+from gateway.postprocess.orient import make_upright
 from providers.base import Margin, OutputOptions
 from tests.imaging import decode, encode
 from tests.postprocess.pp_images import (
@@ -56,15 +57,21 @@ def test_exif_rotated_jpeg_is_rotated_in_the_output() -> None:
     assert rgba[5, 5, 0] < 160
 
 
-def test_matte_in_the_stored_orientation_is_rotated_to_match() -> None:
+def test_rotated_original_is_sent_upright_without_its_tag() -> None:
     stored = _marked(WIDTH, HEIGHT)
-    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
-    mask[:20, :20] = 255  # the vendor ignored EXIF: its mask marks the stored top-left
-    out = postprocess(exif_jpeg(stored, 6), mask_result(encode(Image.fromarray(mask), "PNG")),
-                      job())
-    rgba = np.asarray(decode(out.data))
-    assert rgba.shape == (WIDTH, HEIGHT, 4)
-    assert rgba[5, -5, 3] == 255 and rgba[5, 5, 3] == 0 and rgba[-5, -5, 3] == 0
+    data = exif_jpeg(stored, 6)
+    info = inspect_image(data, 1 << 20, 50_000_000)
+    upright = make_upright(data, info, 50_000_000)
+    sent = inspect_image(upright.data, 1 << 20, 50_000_000)
+    assert sent.orientation == 1 and (sent.width, sent.height) == (info.width, info.height)
+    assert upright.rgb.shape == (WIDTH, HEIGHT, 3)
+    # orientation 6: the stored top-left corner is the displayed top-right one
+    pixels = np.asarray(decode(upright.data))
+    assert pixels[5, -5, 0] > 200 and pixels[5, -5, 1] < 60 and pixels[5, 5, 0] < 160
+    # post-processing uses those pixels: the original is not decoded again
+    out = postprocess(upright.rgb, mask_result(encode(Image.new("L", (HEIGHT, WIDTH), 255),
+                                                      "PNG")), job())
+    assert (out.width, out.height) == (HEIGHT, WIDTH)
 
 
 def test_build_steps_is_ordered_and_skips_colour_steps_for_alpha() -> None:

@@ -11,7 +11,7 @@ from gateway.errors import NoProviderAvailable, ProviderFailed, ProviderTimedOut
 from gateway.router import RouteHints, Router
 from gateway.settings import RoutingSettings
 from gateway.state import MemoryState
-from providers.base import Budget, Capabilities, Provider, ProviderConfig, ProviderRequest
+from providers.base import Budget, Capabilities, ProviderConfig, ProviderRequest
 from providers.errors import (
     ProviderOutOfCredits,
     ProviderRateLimited,
@@ -20,11 +20,9 @@ from providers.errors import (
     ProviderUnavailable,
 )
 from tests.fakes import FakeProvider
+from tests.router.offers import Offer
 
-
-def build(provider: Provider) -> ProviderRequest:
-    return ProviderRequest(image=b"not-an-image", image_format="jpeg", width=8, height=6,
-                           request_id="req-1", deadline=time.monotonic() + 5)
+build = Offer()
 
 
 def make(
@@ -318,3 +316,18 @@ async def test_fake_provider_answers_a_real_matte_of_the_request_size() -> None:
         assert image.mode == "L" and image.size == (64, 48)
         assert image.getpixel((63, 47)) == 0 and image.getpixel((32, 24)) == 255
     assert mask.kind == "mask" and len(mask_fake.calls) == 1
+
+
+async def test_a_bad_answer_falls_over_and_counts_against_the_provider() -> None:
+    a, b = FakeProvider("a"), FakeProvider("b")
+    router, state = make(a, b, allowed_fails=2)
+    offer = Offer(reject={"a"})
+    done = await router.dispatch(offer, RouteHints(), soon())
+    assert done.provider is b and offer.checked == ["a", "b"]
+    assert outcomes(done.attempts) == [("a", "bad_answer"), ("b", "ok")]
+    assert done.plan.emulate == frozenset() and done.request.request_id == "req-1"
+    await router.dispatch(offer, RouteHints(), soon())
+    # two bad answers in the window open a's circuit: the next request skips it
+    skipped = await router.dispatch(offer, RouteHints(), soon())
+    assert outcomes(skipped.attempts) == [("a", "skipped:cooldown"), ("b", "ok")]
+    assert "a" in await state.get_open_circuits(["a", "b"])
