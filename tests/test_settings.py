@@ -15,11 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_default_config_enables_local_and_disables_vendors_without_keys(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("WITHOUTBG_API_KEY", "BACKGROUNDERASE_API_KEY", "BACKGROUNDCUT_API_KEY"):
+    for name in ("WITHOUTBG_API_KEY", "BACKGROUNDERASE_API_KEY", "BACKGROUNDCUT_API_KEY",
+                 "REMOVEBG_API_KEY", "PHOTOROOM_API_KEY", "CLIPDROP_API_KEY", "REMBG_URL"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(ROOT / "config" / "gateway.toml")
     assert list(settings.enabled_providers()) == ["local"]
-    assert set(settings.disabled) == {"withoutbg", "backgrounderase", "backgroundcut"}
+    assert set(settings.disabled) == {"withoutbg", "backgrounderase", "backgroundcut",
+                                      "removebg", "photoroom", "clipdrop", "rembg"}
+    assert settings.disabled["rembg"] == "no base_url (providers.rembg.base_url is unset)"
     assert "WITHOUTBG" not in settings.disabled["withoutbg"]  # names the key path, not a value
     assert "providers.withoutbg.api_key" in settings.disabled["withoutbg"]
 
