@@ -6,7 +6,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
-OutputFormat = Literal["png", "jpg", "webp"]
+OutputFormat = Literal["png", "jpg", "webp", "zip"]
 Channels = Literal["rgba", "alpha"]
 SizeName = Literal["preview", "medium", "hd", "full"]
 ResultKind = Literal["cutout", "mask"]
@@ -14,6 +14,7 @@ ResultKind = Literal["cutout", "mask"]
 #: Option names as used in `Capabilities.native`, `X-Emulated` and the router's filter.
 OPTION_NAMES: tuple[str, ...] = (
     "format", "channels", "size", "crop", "crop_margin", "bg_color", "despill", "trimap",
+    "roi", "scale", "position", "shadow", "bg_image", "zip",
 )
 #: Input formats the gateway sniffs and accepts.
 IMAGE_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "webp", "tiff", "bmp", "gif"})
@@ -30,6 +31,22 @@ class Margin(msgspec.Struct, frozen=True):
     unit: Literal["px", "%"]
 
 
+class Length(msgspec.Struct, frozen=True):
+    """A coordinate: pixels or percent of the image's width (x) or height (y)."""
+
+    value: float
+    unit: Literal["px", "%"]
+
+
+class Roi(msgspec.Struct, frozen=True):
+    """remove.bg's region of interest: only the subject inside (x1, y1)-(x2, y2) is kept."""
+
+    x1: Length
+    y1: Length
+    x2: Length
+    y2: Length
+
+
 class OutputOptions(msgspec.Struct, frozen=True):
     """The normalised output options of one request (design section 4)."""
 
@@ -40,11 +57,22 @@ class OutputOptions(msgspec.Struct, frozen=True):
     crop_margin: Margin | None = None
     bg_color: tuple[int, int, int, int] | None = None
     despill: bool = False
+    roi: Roi | None = None
+    scale: float | None = None
+    """Subject size in percent of the canvas (10-100); None keeps its original size."""
+    position: tuple[float, float] | None = None
+    """Subject place (horizontal %, vertical %) on the canvas; None keeps it where it was."""
+    shadow: bool = False
+    shadow_opacity: int = 50
+    bg_image: bytes | None = None
+    """An encoded background image, scaled to cover the output and centred."""
 
     def requested(self) -> frozenset[str]:
         """Names of the options that differ from the plain full-size RGBA PNG cutout."""
         names = set()
-        if self.format != "png":
+        if self.format == "zip":
+            names.add("zip")
+        elif self.format != "png":
             names.add("format")
         if self.channels != "rgba":
             names.add("channels")
@@ -58,6 +86,11 @@ class OutputOptions(msgspec.Struct, frozen=True):
             names.add("bg_color")
         if self.despill:
             names.add("despill")
+        for name, used in (("roi", self.roi is not None), ("scale", self.scale is not None),
+                           ("position", self.position is not None), ("shadow", self.shadow),
+                           ("bg_image", self.bg_image is not None)):
+            if used:
+                names.add(name)
         return frozenset(names)
 
 
