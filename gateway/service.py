@@ -52,6 +52,7 @@ from gateway.postprocess import (
     postprocess,
     probe_image,
 )
+from gateway.postprocess.option_checks import check_options
 from gateway.router import Built, Dispatched, RouteHints, Router
 from gateway.settings import Settings
 from providers.base import OutputOptions, Provider, ProviderRequest, ProviderResult
@@ -163,6 +164,8 @@ class RemovalService:
         hints = restrict_to_client(call.hints, call.client)
         server = self.settings.server
         info, whole = probe_image(call.image, server.max_upload_bytes, self.max_pixels)
+        check_options(call.options, info.width, info.height, server.max_upload_bytes,
+                      self.max_pixels)
         trimap = None
         if not whole or call.trimap is not None:
             trimap = await anyio.to_thread.run_sync(

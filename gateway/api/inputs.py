@@ -22,8 +22,9 @@ from gateway.errors import InvalidOption, MissingImage, PayloadTooLarge
 
 IMAGE_FIELDS = ("image_file", "file", "image")
 BASE64_FIELDS = ("image_base64", "image_file_b64")
+BG_IMAGE_FIELDS = ("bg_image_file", "bg_image_base64")
 INPUT_FIELDS = frozenset({*IMAGE_FIELDS, *BASE64_FIELDS, "image_url", "trimap_file",
-                          "trimap_base64"})
+                          "trimap_base64", *BG_IMAGE_FIELDS})
 _DATA_URL = re.compile(r"^data:[^,]{0,100};base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(rb"\s+")
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -177,4 +178,21 @@ async def read_removal_input(
         if name in inputs:
             trimap = await _input(name, inputs, max_bytes)
             break
+    parsed = await _with_background(parsed, inputs, max_bytes)
     return RemovalInput(image, parsed, trimap, url.strip() if isinstance(url, str) else None)
+
+
+async def _with_background(
+    parsed: RequestOptions, inputs: dict[str, object], max_bytes: int
+) -> RequestOptions:
+    """Attach an uploaded or base64 background image; at most one background source."""
+    given = [name for name in BG_IMAGE_FIELDS if present(inputs, name)]
+    sources = len(given) + (parsed.bg_image_url is not None) + (parsed.output.bg_color is not None)
+    if sources > 1:
+        raise InvalidOption("options `bg_color`, `bg_image_url`, `bg_image_file` and "
+                            "`bg_image_base64` exclude each other; send one")
+    if not given:
+        return parsed
+    data = await _input(given[0], inputs, max_bytes)
+    output = msgspec.structs.replace(parsed.output, bg_image=data)
+    return msgspec.structs.replace(parsed, output=output)

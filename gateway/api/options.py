@@ -10,12 +10,15 @@ import msgspec
 from PIL import ImageColor
 
 from gateway.errors import InvalidOption
+from gateway.postprocess.placement import CENTER, parse_position, parse_scale
+from gateway.postprocess.roi import parse_roi
+from gateway.postprocess.shadow import parse_opacity
 from providers.base import Margin, OutputOptions
 
 T = TypeVar("T")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-_FORMATS = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "webp": "webp"}
+_FORMATS = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "webp": "webp", "zip": "zip"}
 _CHANNELS = {"rgba": "rgba", "alpha": "alpha"}
 _SIZES = {"preview": "preview", "medium": "medium", "hd": "hd", "full": "full", "auto": "full"}
 _MARGIN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px|%)?\s*$")
@@ -25,6 +28,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?(?:[0-9a-fA-F]{2})?$")
 OPTION_KEYS = frozenset({
     "format", "channels", "size", "crop", "crop_margin", "bg_color", "despill",
     "provider", "providers", "fallback", "policy", "routing_key", "experiment",
+    "roi", "scale", "position", "shadow", "shadow_opacity", "bg_image_url",
 })
 
 
@@ -38,6 +42,8 @@ class RequestOptions(msgspec.Struct, frozen=True):
     policy: str | None = None
     routing_key: str | None = None
     experiment: str | None = None
+    bg_image_url: str | None = None
+    """Fetched (SSRF-safe, like `image_url`) into `output.bg_image` before the removal."""
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -129,7 +135,18 @@ def parse_options(
         crop_margin=_optional(values, "crop_margin", parse_margin),
         bg_color=_optional(values, "bg_color", parse_color),
         despill=parse_bool("despill", values.get("despill", "false")),
+        roi=_optional(values, "roi", parse_roi),
+        scale=_optional(values, "scale", parse_scale),
+        position=_optional(values, "position", parse_position),
+        shadow=parse_bool("shadow", values.get("shadow", "false")),
+        shadow_opacity=parse_opacity("shadow_opacity", values.get("shadow_opacity", "50")),
     )
+    if output.scale is not None and not values.get("position", "").strip():
+        # remove.bg: scaling the subject implies `position=center` unless one is given.
+        output = msgspec.structs.replace(output, position=CENTER)
+    bg_image_url = values.get("bg_image_url", "").strip() or None
+    if bg_image_url is not None and output.bg_color is not None:
+        raise InvalidOption("options `bg_color` and `bg_image_url` exclude each other; send one")
     policy = values.get("policy", "").strip().lower() or None
     if policy is not None and policy not in {"priority", "cheapest", "fastest", "weighted"}:
         raise InvalidOption("option `policy` must be one of cheapest, fastest, priority, weighted")
@@ -141,4 +158,5 @@ def parse_options(
         policy=policy,
         routing_key=values.get("routing_key", "").strip() or None,
         experiment=values.get("experiment", "").strip() or None,
+        bg_image_url=bg_image_url,
     )

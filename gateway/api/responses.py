@@ -53,7 +53,16 @@ def removal_headers(
         "X-Width": str(removal.image.width),
         "X-Height": str(removal.image.height),
         "Server-Timing": server_timing(removal, received_at),
+        **foreground_headers(removal.image.foreground),
     }
+
+
+def foreground_headers(box: tuple[int, int, int, int] | None) -> dict[str, str]:
+    """`X-Foreground-Top/Left/Width/Height`: the subject's box in the answer (when measured)."""
+    if box is None:
+        return {}
+    names = ("X-Foreground-Top", "X-Foreground-Left", "X-Foreground-Width", "X-Foreground-Height")
+    return dict(zip(names, map(str, box), strict=True))
 
 
 def wants_json(request: Request) -> bool:

@@ -56,6 +56,7 @@ async def remove_background(request: Request) -> Response[bytes]:
         request, admission, given.image, given.image_url, opts.output,
         hints=route_hints(request, opts), trimap=given.trimap,
         experiment=experiment_name(request.headers, opts.experiment),
+        bg_image_url=opts.bg_image_url,
     )
     return removal_response(request, served.removal, served.headers["X-Request-Id"],
                             served.headers)

@@ -8,6 +8,7 @@ place and build the headers every answer carries. The route only shapes the answ
 
 from __future__ import annotations
 
+import anyio.to_thread
 import msgspec
 from litestar import Request
 
@@ -15,6 +16,8 @@ from gateway.api.problems import request_id_of
 from gateway.api.responses import removal_headers
 from gateway.auth import Client
 from gateway.cache import skips_cache
+from gateway.errors import InvalidImageUrl
+from gateway.postprocess.foreground import foreground_of
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 from gateway.service import Removal, RemovalCall, Served
@@ -69,12 +72,18 @@ def log_fields(served: Served, in_bytes: int) -> dict[str, object]:
 async def serve(
     request: Request, admission: Admission, image: bytes | None, image_url: str | None,
     options: OutputOptions, *, hints: RouteHints | None = None, trimap: bytes | None = None,
-    experiment: str | None = None, api: str | None = None,
+    experiment: str | None = None, api: str | None = None, bg_image_url: str | None = None,
 ) -> ServedRemoval:
-    """Fetch `image_url` if needed, run the removal flow, log and build the answer's headers."""
+    """Fetch `image_url` (and `bg_image_url`) if needed, run the flow, log, build the headers."""
     runtime = runtime_of(request)
     if image is None:
         image = await runtime.fetch_url(image_url or "")
+    if bg_image_url is not None:
+        try:
+            background = await runtime.fetch_url(bg_image_url)
+        except InvalidImageUrl as exc:  # the fetcher's messages name `image_url`
+            raise InvalidImageUrl(exc.detail.replace("image_url", "bg_image_url", 1)) from None
+        options = msgspec.structs.replace(options, bg_image=background)
     request_id = request_id_of(request)
     call = RemovalCall(
         image=image, request_id=request_id, options=options,
@@ -83,6 +92,12 @@ async def serve(
         use_cache=not skips_cache(request.headers.get("cache-control")),
     )
     served = await runtime.remove(call, experiment)
+    processed = served.removal.image
+    if processed.foreground is None:  # pass-through or cached: measure the answer itself
+        box = await anyio.to_thread.run_sync(
+            foreground_of, processed.data, processed.media_type, options.channels == "alpha"
+        )
+        served.removal.image = msgspec.structs.replace(processed, foreground=box)
     state = request.scope["state"]
     state["log"] = {**({"api": api} if api else {}), **log_fields(served, len(image))}
     headers = {

@@ -31,9 +31,14 @@ from gateway.postprocess._decode import (
     to_rgb_array,
 )
 from gateway.postprocess.answer import Answer, aspect_matches, read_answer
+from gateway.postprocess.compose import compose, load_background
 from gateway.postprocess.despill import despill
 from gateway.postprocess.encode import ALPHA_FORMATS, MEDIA_TYPES, WEBP_MAX_SIDE, encode
+from gateway.postprocess.foreground import Box, subject_box
 from gateway.postprocess.frame import Frame
+from gateway.postprocess.placement import place
+from gateway.postprocess.roi import clip_roi
+from gateway.postprocess.shadow import drop_shadow
 from gateway.postprocess.steps import (
     apply_matte,
     cap_size,
@@ -44,14 +49,18 @@ from gateway.postprocess.steps import (
     flatten,
 )
 from gateway.postprocess.validate import probe_image
+from gateway.postprocess.zipfmt import ZIP_MEDIA_TYPE, encode_zip
 from providers.base import SIZE_MEGAPIXELS, OutputOptions, ProviderResult
 from providers.errors import ProviderError
 from providers.images import sniff_format
 
 #: Order in which emulated option names are reported (`X-Emulated`).
 EMULATION_ORDER: tuple[str, ...] = (
-    "trimap", "despill", "crop", "crop_margin", "size", "bg_color", "channels", "format",
+    "trimap", "roi", "despill", "crop", "crop_margin", "scale", "position", "size", "shadow",
+    "bg_color", "bg_image", "channels", "format", "zip",
 )
+#: Steps after which the alpha no longer shows the subject alone (its box is read before them).
+_BACKGROUND_STEPS = frozenset({"shadow", "bg_color", "bg_image", "flatten"})
 _NO_SIDE_LIMIT = 1 << 30
 
 
@@ -80,6 +89,8 @@ class ProcessedImage(msgspec.Struct, frozen=True):
     width: int
     height: int
     emulated: tuple[str, ...]
+    foreground: Box | None = None
+    """The subject's (top, left, width, height) in the output; None when not measured."""
 
 
 class Step(msgspec.Struct, frozen=True):
@@ -99,11 +110,16 @@ def build_steps(
     steps = [Step("matte", partial(apply_matte, matte=matte))]
     if trimap is not None:
         steps.append(Step("trimap", partial(clamp_trimap, trimap=trimap), ("trimap",)))
+    if options.roi is not None:
+        steps.append(Step("roi", partial(clip_roi, roi=options.roi), ("roi",)))
     if options.despill and colour:
         steps.append(Step("despill", despill, ("despill",)))
     if options.crop:
         cropper = partial(crop, margin=options.crop_margin)
         steps.append(Step("crop", cropper, ("crop", "crop_margin")))
+    if options.scale is not None or options.position is not None:
+        placer = partial(place, scale=options.scale, position=options.position)
+        steps.append(Step("place", placer, ("scale", "position")))
     megapixels = SIZE_MEGAPIXELS.get(options.size)
     if megapixels is not None or options.format == "webp":
         max_pixels = job.max_pixels if megapixels is None else int(megapixels * 1_000_000)
@@ -111,9 +127,15 @@ def build_steps(
         steps.append(
             Step("size", partial(cap_size, max_pixels=max_pixels, max_side=max_side), ("size",))
         )
+    if options.shadow and colour:
+        shadow = partial(drop_shadow, opacity=options.shadow_opacity)
+        steps.append(Step("shadow", shadow, ("shadow",)))
     if options.bg_color is not None and colour:
         steps.append(Step("bg_color", partial(composite, color=options.bg_color), ("bg_color",)))
-    if options.format not in ALPHA_FORMATS and colour:
+    if options.bg_image is not None and colour:
+        background = load_background(options.bg_image)
+        steps.append(Step("bg_image", partial(compose, background=background), ("bg_image",)))
+    if options.format not in ALPHA_FORMATS and options.format != "zip" and colour:
         steps.append(Step("flatten", flatten, ("format",)))
     return tuple(steps)
 
@@ -136,6 +158,8 @@ def _draft_size(job: PostprocessJob, size: tuple[int, int]) -> tuple[int, int] |
     """The smallest decode size the output needs, when a reduced decode is safe, else None."""
     megapixels = SIZE_MEGAPIXELS.get(job.options.size)
     if megapixels is None or "size" not in job.emulate or job.options.crop or job.trimap:
+        return None
+    if job.options.roi is not None:  # roi pixels refer to the full-size original
         return None
     target = capped_size(size[0], size[1], int(megapixels * 1_000_000), _NO_SIDE_LIMIT)
     return None if target == size else target
@@ -223,20 +247,29 @@ def postprocess(
     check_deadline(job.deadline)
     matte = _decode_matte(result, size, job.max_pixels)
     trimap = _decode_trimap(job.trimap, size) if job.trimap is not None else None
-    applied: set[str] = {"channels", "format"}
+    applied: set[str] = {"channels", "format", "zip"}
+    box: Box | None = None
     for step in build_steps(job, matte, trimap):
         check_deadline(job.deadline)
+        if box is None and step.name in _BACKGROUND_STEPS:
+            box = subject_box(frame.alpha)
         frame = step.run(frame)
         applied.update(step.options)
     del matte, trimap
     check_deadline(job.deadline)
     options = job.options
-    opaque = options.bg_color is not None and options.bg_color[3] == 255
-    data = encode(frame, options.format, options.channels, opaque)
+    if box is None:
+        box = subject_box(frame.alpha)
+    if options.format == "zip":
+        data, media_type = encode_zip(frame, options.channels), ZIP_MEDIA_TYPE
+    else:
+        opaque = options.bg_color is not None and options.bg_color[3] == 255
+        data = encode(frame, options.format, options.channels, opaque)
+        media_type = MEDIA_TYPES[options.format]
     emulated = tuple(n for n in EMULATION_ORDER if n in applied and n in job.emulate)
     return ProcessedImage(
-        data=data, media_type=MEDIA_TYPES[options.format],
-        width=frame.width, height=frame.height, emulated=emulated,
+        data=data, media_type=media_type, width=frame.width, height=frame.height,
+        emulated=emulated, foreground=box,
     )
 
 
