@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from gateway.api.body_limits import MAX_FIELDS
 from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
 from gateway.api.dropin_removebg import REMOVEBG_ROUTES
 from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
@@ -37,6 +38,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],
         request_max_body_size=body_limit,
+        multipart_form_part_limit=MAX_FIELDS,
         openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),
         state=State({"runtime": runtime}),
         debug=False,

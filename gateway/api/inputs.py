@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request
 from litestar.datastructures import UploadFile
 
+from gateway.api.body_limits import decode_json_object, read_form
 from gateway.api.options import OPTION_KEYS, RequestOptions, parse_options
 from gateway.errors import InvalidOption, MissingImage, PayloadTooLarge
 
@@ -56,15 +57,10 @@ async def read_body(
     content_type = request.headers.get("content-type", "").lower()
     fields: list[tuple[str, object]] = list(request.query_params.items()) if query else []
     if content_type.startswith(_FORM_TYPES):
-        fields.extend((await request.form()).multi_items())
+        fields.extend(await read_form(request, malformed))
         return Body(fields)
     if content_type.startswith("application/json") or "+json" in content_type:
-        try:
-            body = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError:
-            raise malformed("the JSON body is malformed") from None
-        if not isinstance(body, dict):
-            raise malformed("the JSON body must be an object")
+        body = decode_json_object(await request.body(), malformed)
         fields.extend(body.items())
         return Body(fields, is_json=True)
     return Body(fields, raw=await request.body() or None)

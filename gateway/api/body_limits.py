@@ -1,0 +1,102 @@
+"""Bounded body parsing: depth, field and part limits for JSON and form bodies.
+
+Every place that decodes a request body calls this module (today only
+`gateway.api.inputs.read_body`, the one reader of every route): `decode_json_object` for JSON,
+`read_form` for multipart and urlencoded forms. A new body reader must call them too, never
+`msgspec.json.decode` or `request.form()` directly: a 2 KB JSON body nested 1,000 deep otherwise
+ends in a RecursionError, and a form of thousands of parts in thousands of allocations.
+
+The JSON body is decoded in two steps: the top-level object with its values left raw (a bounded
+number of them), then each value on its own; a nested value (array or object) is refused above
+`MAX_NESTED_BYTES` or `MAX_JSON_DEPTH`, so the Python-level depth walk stays small. Answers use the
+documented codes only: 400 `invalid_option` (or the route's own malformed-body error) for depth,
+field counts and malformed bodies, 413 `payload_too_large` for too many multipart parts.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ClientException
+
+from gateway.errors import InvalidOption, PayloadTooLarge
+
+#: Containers inside containers a JSON body may hold (the body object is level 1).
+MAX_JSON_DEPTH = 16
+#: Top-level JSON keys, form fields or multipart parts: options, image, trimap and some slack.
+MAX_FIELDS = 100
+#: Bytes of JSON one array or object value may take (images travel as strings, not containers).
+MAX_NESTED_BYTES = 64 * 1024
+
+_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_NESTED = msgspec.json.Decoder()
+
+
+def check_depth(
+    value: object, malformed: type[InvalidOption] = InvalidOption, start: int = 1
+) -> None:
+    """Raise `malformed` when `value` nests containers deeper than MAX_JSON_DEPTH."""
+    stack: list[tuple[object, int]] = [(value, start)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise malformed(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def decode_json_object(raw: bytes, malformed: type[InvalidOption] = InvalidOption) -> dict[
+    str, object
+]:
+    """A JSON body's object within the limits; anything else raises `malformed` (a 400)."""
+    nested_too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        top = _TOP.decode(raw)
+    except msgspec.ValidationError:
+        raise malformed("the JSON body must be an object") from None
+    except msgspec.DecodeError:
+        raise malformed("the JSON body is malformed") from None
+    except RecursionError:  # msgspec's own recursion guard, far deeper than our limit
+        raise malformed(nested_too_deep) from None
+    if len(top) > MAX_FIELDS:
+        raise malformed(f"the JSON body has more than {MAX_FIELDS} fields")
+    fields: dict[str, object] = {}
+    for key, value in top.items():
+        text = bytes(value)
+        if text[:1] not in (b"[", b"{"):
+            fields[key] = _NESTED.decode(text)
+            continue
+        if len(text) > MAX_NESTED_BYTES:
+            raise malformed(f"field `{key:.40}` holds more than {MAX_NESTED_BYTES} bytes "
+                            "of nested JSON")
+        try:
+            decoded = _NESTED.decode(text)
+        except RecursionError:
+            raise malformed(nested_too_deep) from None
+        check_depth(decoded, malformed, start=2)
+        fields[key] = decoded
+    return fields
+
+
+async def read_form(
+    request: Request, malformed: type[InvalidOption] = InvalidOption
+) -> list[tuple[str, object]]:
+    """A multipart or urlencoded form's items, in order, within MAX_FIELDS."""
+    try:
+        form = await request.form()
+    except ClientException as exc:
+        # Litestar raises one exception class for both; only the part limit says "Too Large".
+        if "too large" in str(exc.detail).lower():
+            raise PayloadTooLarge(
+                f"the multipart body has more than {MAX_FIELDS} parts"
+            ) from None
+        raise malformed("the multipart body is malformed") from None
+    items: list[tuple[str, object]] = list(form.multi_items())
+    if len(items) > MAX_FIELDS:
+        raise malformed(f"the form has more than {MAX_FIELDS} fields")
+    return items
