@@ -7,7 +7,7 @@ Status -> error (vendor pages `withoutbg-*.txt`):
     422 rejected ("corrupt image"), except a FastAPI validation list (`detail: [...]`, e.g. a
         missing `file` field), which is our malformed request -> protocol.
     5xx unavailable · other 4xx protocol.
-`upload="original"` sends the original bytes when they fit (accepted format, <= 10 MB, no EXIF
+`upload="original"` sends the original bytes when they fit (accepted format, <= 10 MB, no JPEG EXIF
 rotation the vendor might ignore); otherwise it re-encodes a full-size RGB JPEG, and if even that is
 over 10 MB it raises ProviderProtocolError before any call (fallback allowed, no credit spent).
 Error bodies (`{"detail": …}` or `{"error": …}`) are never copied into messages or logs.
@@ -15,13 +15,11 @@ Error bodies (`{"detail": …}` or `{"error": …}`) are never copied into messa
 
 from __future__ import annotations
 
-import io
 import time
 
 import anyio.to_thread
 import httpx
 import msgspec
-from PIL import Image
 
 from providers._http import ErrorMap, VendorHTTP, json_object, with_defaults
 from providers.base import IMAGE_FORMATS, Capabilities, ProviderRequest, ProviderResult
@@ -31,16 +29,14 @@ from providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from providers.images import MEDIA_TYPES, encode_jpeg, open_rgb, proxy_size, sniff_format
+from providers.images import sniff_format
+from providers.uploads import ImagePart, jpeg_part, needs_reencode, original_part
 from providers.withoutbg_config import WithoutBGConfig
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 CREDITS_TIMEOUT_S = 10.0
 PATHS = {"alpha": "/v1.0/alpha-channel", "cutout": "/v1.0/image-without-background"}
 CREDITS_PATH = "/available-credit"
-_EXIF_ORIENTATION = 0x0112
-
-
 
 def error_code(status: int, body: bytes) -> str | None:
     """`request_validation` for FastAPI's `{"detail": [{"loc": …}]}` (our malformed request)."""
@@ -63,57 +59,16 @@ ERRORS = ErrorMap(
 )
 
 
-class Upload(msgspec.Struct, frozen=True):
-    """The file part to send, with its pixel size."""
-
-    data: bytes
-    media_type: str
-    filename: str
-    width: int
-    height: int
-    reencoded: bool
-
-
-def prepare_upload(request: ProviderRequest, config: WithoutBGConfig, provider: str) -> Upload:
+def prepare_upload(request: ProviderRequest, config: WithoutBGConfig, provider: str) -> ImagePart:
     """Proxy JPEG (or the original when it can go as is); CPU work, run it in a worker thread."""
-    limit = _limit(config)
-    try:
-        if config.upload == "original" and _sendable(request, limit):
-            return Upload(
-                request.image, MEDIA_TYPES[request.image_format],
-                f"image.{request.image_format}", request.width, request.height, reencoded=False,
-            )
-        reduce_to = config.proxy_long_side if config.upload == "proxy" else None
-        image = open_rgb(request.image, reduce_to)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ProviderRejected(f"{provider}: the image cannot be decoded", provider) from exc
-    if config.upload == "proxy":
-        size = proxy_size(image.width, image.height, config.proxy_long_side)
-        if size != image.size:
-            image = image.resize(size, Image.Resampling.LANCZOS)
-    data = encode_jpeg(image, config.proxy_quality)
-    if len(data) > limit:
-        raise ProviderProtocolError(
-            f"{provider}: upload of {len(data)} bytes exceeds the {limit} byte limit", provider
-        )
-    return Upload(data, "image/jpeg", "image.jpg", image.width, image.height, reencoded=True)
+    limit = min(config.upload_limit_bytes, MAX_UPLOAD_BYTES)
+    if config.upload == "original" and not needs_reencode(request, IMAGE_FORMATS, limit):
+        return original_part(request)
+    long_side = config.proxy_long_side if config.upload == "proxy" else None
+    return jpeg_part(request, long_side, config.proxy_quality, limit, provider)
 
 
-def _limit(config: WithoutBGConfig) -> int:
-    """The upload byte limit: the vendor's 10 MB unless configured lower."""
-    return min(config.upload_limit_bytes, MAX_UPLOAD_BYTES)
-
-
-def _sendable(request: ProviderRequest, limit: int) -> bool:
-    """True when the original bytes can be uploaded unchanged."""
-    if request.image_format not in IMAGE_FORMATS or len(request.image) > limit:
-        return False
-    # The gateway applies EXIF orientation; a vendor that ignores it would return a rotated matte.
-    with Image.open(io.BytesIO(request.image)) as image:
-        return image.getexif().get(_EXIF_ORIENTATION, 1) == 1
-
-
-def build_request(config: WithoutBGConfig, upload: Upload) -> httpx.Request:
+def build_request(config: WithoutBGConfig, upload: ImagePart) -> httpx.Request:
     """The multipart POST of `upload` to the configured endpoint."""
     return httpx.Request(
         "POST",
@@ -169,7 +124,8 @@ class WithoutBGProvider:
             native=frozenset(),
             input_formats=IMAGE_FORMATS,
             # A proxy is always small, so only the original upload is bound by the vendor's limit.
-            max_input_bytes=None if config.upload == "proxy" else _limit(config),
+            max_input_bytes=None if config.upload == "proxy" else min(
+                config.upload_limit_bytes, MAX_UPLOAD_BYTES),
             cost=config.cost,
             rate_limit=config.rate_limit,
         )
