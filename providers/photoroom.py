@@ -9,7 +9,8 @@ post-processing does the rest (`final=False`). `format=jpg` without `bg_color` s
 Status -> error (vendor notes `photoroom-v1-segment.md`; `{"detail", "status_code", "type"}`):
     400 rejected (bad input), but `type` `missing_image` or `invalid_*` protocol (our request)
     402 out of credits · 403 auth · 429 rate limited (`Retry-After` when sent) · 5xx unavailable
-Cost: `cost` per image, 0.25 of it for `size=preview` (no credit headers are documented).
+Cost: `cost` per image, 0.25 of it for `size=preview` (no credit headers are documented); 0 with a
+`sandbox_` key (free, watermarked results).
 Credits and health: `GET {account_url}/v1/account` -> `credits.available`.
 """
 
@@ -144,7 +145,8 @@ class PhotoroomProvider:
         result = parse_response(response, self.name, request.options, exact)
         result.latency_s = time.monotonic() - started
         preview = fields.get("size") == "preview"
-        result.cost = attempt_cost(self._config.cost, None, 0.25 if preview else 1.0)
+        price = 0.0 if (self._config.api_key or "").startswith("sandbox_") else self._config.cost
+        result.cost = attempt_cost(price, None, 0.25 if preview else 1.0)
         return result
 
     async def credits(self) -> float | None:

@@ -66,6 +66,15 @@ async def test_preview_jpeg_on_colour_costs_a_quarter(
     assert result.cost == 0.25
 
 
+async def test_sandbox_key_costs_nothing(httpx_mock: HTTPXMock, client: httpx.AsyncClient) -> None:
+    httpx_mock.add_response(url=URL, content=cutout_png(240, 160))
+    provider = PhotoroomProvider("photoroom", PhotoroomConfig(api_key="sandbox_abc"), client)
+
+    result = await provider.remove_background(provider_request())
+
+    assert result.cost == 0.0
+
+
 async def test_jpeg_without_colour_asks_for_white(
     httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:
