@@ -119,11 +119,11 @@ class ErrorMap:
 BARE_ERRORS = ErrorMap(table={429: ProviderRateLimited})
 
 
-def remaining(deadline: float, cap: float) -> float:
+def remaining(deadline: float, cap: float, provider: str = "") -> float:
     """Seconds left until `deadline` (monotonic), at most `cap`; raises when spent."""
     left = min(cap, deadline - time.monotonic())
     if left <= 0:
-        raise ProviderTimeout("deadline spent before the call")
+        raise ProviderTimeout(f"{provider or 'provider'}: deadline spent before the call", provider)
     return left
 
 
@@ -221,7 +221,7 @@ class VendorHTTP:
         if not self._keyless and not self.api_key:
             raise ProviderAuthError(f"{self.provider}: no API key configured", self.provider)
         if deadline is not None:
-            remaining(deadline, self.timeout_s)
+            remaining(deadline, self.timeout_s, self.provider)
 
     async def call(
         self,
@@ -235,7 +235,7 @@ class VendorHTTP:
         self.check(deadline)
         timeout = min(self.timeout_s, cap_s or self.timeout_s)
         if deadline is not None:
-            timeout = remaining(deadline, timeout)
+            timeout = remaining(deadline, timeout, self.provider)
         response = await send(self._client, request, self.provider, timeout)
         error = (errors or self.errors).error_for(response, self.provider, what)
         if error is not None:
@@ -244,9 +244,9 @@ class VendorHTTP:
                 status=response.status_code, reason=error.reason, detail=error.message,
             )
             raise error
-        credits = self.credits(response)
-        if credits.remaining is not None:
-            self.remaining_credits = credits.remaining
+        if self.credit_headers.remaining:
+            left = header_number(response.headers, self.credit_headers.remaining)
+            self.remaining_credits = left if left is not None else self.remaining_credits
         return response
 
     def credits(self, response: httpx.Response) -> Credits:

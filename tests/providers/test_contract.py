@@ -461,9 +461,10 @@ async def test_spent_deadline_times_out_without_calling_the_vendor(
         trimap=request.trimap,
     )
 
-    with pytest.raises(ProviderTimeout):
+    with pytest.raises(ProviderTimeout) as raised:
         await adapter.make(client, adapter.key).remove_background(expired)
 
+    assert raised.value.provider == adapter.id
     assert httpx_mock.get_requests() == []
 
 
