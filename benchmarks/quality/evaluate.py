@@ -79,12 +79,12 @@ def init_worker(spec: ProviderSpec, numba_cache: str) -> None:
 
 
 def build_providers(spec: ProviderSpec) -> list[Provider]:
-    """The local provider with defaults, or the named providers of a gateway config."""
+    """Every local engine found (classic, ONNX models present), or a gateway config's names."""
     if spec.config_path is None:
-        from providers.local.config import LocalConfig
+        from benchmarks.quality.engines import local_configs
         from providers.local.provider import LocalProvider
 
-        return [LocalProvider("local", LocalConfig())]
+        return [LocalProvider(name, config) for name, config in local_configs(announce=False)]
     import httpx
 
     from gateway.settings import load_settings
@@ -99,7 +99,9 @@ def build_providers(spec: ProviderSpec) -> list[Provider]:
 def check_names(spec: ProviderSpec) -> tuple[str, ...]:
     """The provider names to build (all enabled ones by default); ValueError names bad ones."""
     if spec.config_path is None:
-        return ("local",)
+        from benchmarks.quality.engines import local_configs
+
+        return tuple(name for name, _ in local_configs())
     from gateway.settings import load_settings
 
     settings = load_settings(spec.config_path)

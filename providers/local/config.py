@@ -33,8 +33,6 @@ class LocalConfig(ProviderConfig, frozen=True, tag="local", tag_field="type"):
     """ONNX Runtime threads per inference; 0 lets ONNX Runtime choose (one per core)."""
     refine: bool = True
     """Refine the model's matte at full resolution in the band around the edge."""
-    refine_max_pixels: int = 2_000_000
-    """Pixels of the edge band's box filtered at once (larger boxes go in strips)."""
     work_long_side: int = 1024
     """Long side of the working copy the classic engine computes its matte on."""
     matting_max_pixels: int = 250_000

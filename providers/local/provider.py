@@ -97,8 +97,7 @@ class LocalProvider:
         # back at full size, where the edge band is refined against the photo.
         matte = self.engine.matte(rgb)
         if self.config.refine:
-            matte = refine_matte(rgb, matte, self.choice.model_side,
-                                 self.config.refine_max_pixels)
+            matte = refine_matte(rgb, matte, self.choice.model_side)
         return matte, "full"
 
     def _matte_with_trimap(self, rgb: np.ndarray, trimap: np.ndarray) -> np.ndarray:

@@ -6,8 +6,7 @@ upscaled pixel) it is replaced by a guided filter of itself (He et al., 2010) st
 full-resolution photo, which pulls the edge onto the photo's own colour boundary. Everything
 outside that band is left exactly as it was: replacing a band as wide as the filter's window
 let colour edges inside the subject (labels, shadows) leak alpha, which cost more than it won.
-The band's box is filtered in horizontal strips of at most `max_pixels` pixels, so memory stays
-bounded on 24 MP photos.
+Only tiles that hold band pixels are filtered, each with enough context to be exact.
 """
 
 from __future__ import annotations
@@ -24,6 +23,9 @@ _LOW, _HIGH = 4, 251
 #: photos, which the sweep did not cover.
 DEFAULT_EPS = 1e-4
 RADIUS_FACTOR = 3
+#: Side of the tiles the band is filtered in: memory stays bounded on 24 MP photos, and tiles
+#: without band pixels are skipped.
+_TILE = 256
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
@@ -69,31 +71,32 @@ def refine_radius(full_long_side: int, model_side: int) -> int:
 
 
 def refine_matte(rgb: np.ndarray, matte: np.ndarray, model_side: int,
-                 max_pixels: int = 2_000_000, eps: float = DEFAULT_EPS) -> np.ndarray:
+                 eps: float = DEFAULT_EPS) -> np.ndarray:
     """`matte` (uint8, `rgb`'s size, upscaled from `model_side` px) refined in its edge band."""
     height, width = matte.shape
-    if max(height, width) <= model_side:
-        return matte  # nothing was lost to resampling
     long_side = max(height, width)
+    if long_side <= model_side:
+        return matte  # nothing was lost to resampling
     radius = refine_radius(long_side, model_side)
     band = edge_band(matte, max(1, round(long_side / model_side / 4)))
-    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
-    if rows.size == 0:
-        return matte
     pad = 2 * radius
-    left, right = max(0, int(cols[0]) - pad), min(width, int(cols[-1]) + 1 + pad)
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    tile = max(_TILE, 4 * pad)
     out = matte.copy()
-    step = max(4 * radius, max_pixels // max(1, right - left) - 2 * pad)
-    for start in range(top, bottom, step):
-        stop = min(bottom, start + step)
-        # Each strip carries `pad` rows of context on both sides: the filter is local, so the
-        # strips join without seams.
-        lo, hi = max(0, start - pad), min(height, stop + pad)
-        guide = rgb[lo:hi, left:right].astype(np.float32) / 255.0
-        source = matte[lo:hi, left:right].astype(np.float32) / 255.0
-        filtered = guided_filter(guide, source, radius, eps)[start - lo:stop - lo]
-        soft = np.clip(filtered * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        region = out[start:stop, left:right]
-        region[...] = np.where(band[start:stop, left:right], soft, region)
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(height, top + tile), min(width, left + tile)
+            where = band[top:bottom, left:right]
+            if not where.any():
+                continue  # most of a photo is far from the subject's outline
+            # `pad` pixels of context on every side: the filter is local, so the tiles join
+            # without seams.
+            lo_y, hi_y = max(0, top - pad), min(height, bottom + pad)
+            lo_x, hi_x = max(0, left - pad), min(width, right + pad)
+            guide = rgb[lo_y:hi_y, lo_x:hi_x].astype(np.float32) / 255.0
+            source = matte[lo_y:hi_y, lo_x:hi_x].astype(np.float32) / 255.0
+            filtered = guided_filter(guide, source, radius, eps)[
+                top - lo_y:bottom - lo_y, left - lo_x:right - lo_x]
+            soft = np.clip(filtered * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            region = out[top:bottom, left:right]
+            region[where] = soft[where]
     return out
