@@ -189,6 +189,19 @@ def parse_download_response(
     return response.content, MEDIA_TYPES[found]
 
 
+def capabilities(config: BackgroundCutConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="cutout" if config.output_type == "rgba" else "mask",
+        native=frozenset({"trimap"}),
+        # The vendor takes JPEG only; the adapter converts anything the gateway accepts.
+        input_formats=IMAGE_FORMATS,
+        cost=config.cost,
+        rate_limit=config.rate_limit,
+        requires_trimap=True,
+    )
+
+
 class BackgroundCutProvider:
     """BackgroundCut v3 matting: needs a trimap; returns a full-size cutout (or matte)."""
 
@@ -196,15 +209,7 @@ class BackgroundCutProvider:
         self.name = name
         self._config = config
         self._http = VendorHTTP(name, client, API_ERRORS, config.timeout_s, config.api_key)
-        self.capabilities = Capabilities(
-            output="cutout" if config.output_type == "rgba" else "mask",
-            native=frozenset({"trimap"}),
-            # The vendor takes JPEG only; the adapter converts anything the gateway accepts.
-            input_formats=IMAGE_FORMATS,
-            cost=config.cost,
-            rate_limit=config.rate_limit,
-            requires_trimap=True,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload source and trimap, run matting, download the result."""

@@ -169,6 +169,17 @@ def build_health_request(config: BackgroundEraseConfig) -> httpx.Request:
     return httpx.Request("GET", url, headers={"x-api-key": config.api_key or ""})
 
 
+def capabilities(config: BackgroundEraseConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="cutout",
+        native=NATIVE,
+        input_formats=IMAGE_FORMATS,
+        cost=config.cost,
+        rate_limit=config.rate_limit,
+    )
+
+
 class BackgroundEraseProvider:
     """BackgroundErase v2: does format, channels, size, crop, bg_color and despill itself."""
 
@@ -178,13 +189,7 @@ class BackgroundEraseProvider:
         self.name = name
         self._config = config
         self._http = VendorHTTP(name, client, ERRORS, config.timeout_s, config.api_key)
-        self.capabilities = Capabilities(
-            output="cutout",
-            native=NATIVE,
-            input_formats=IMAGE_FORMATS,
-            cost=config.cost,
-            rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Send the original with the flags; pass the vendor's answer through."""

@@ -67,6 +67,14 @@ def parse_response(
     )
 
 
+def capabilities(config: ClipdropConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="cutout", native=frozenset({"format"}), max_megapixels=25.0,
+        cost=config.cost, rate_limit=config.rate_limit,
+    )
+
+
 class ClipdropProvider:
     """Clipdrop: a same-size cutout as PNG or WebP; everything else is emulated."""
 
@@ -76,10 +84,7 @@ class ClipdropProvider:
         self._http = VendorHTTP(
             name, client, ERRORS, config.timeout_s, config.api_key, CREDIT_HEADERS
         )
-        self.capabilities = Capabilities(
-            output="cutout", native=frozenset({"format"}), max_megapixels=25.0,
-            cost=config.cost, rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload the image; ask for the requested format by `Accept`."""

@@ -120,6 +120,14 @@ def parse_account(response: httpx.Response, provider: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def capabilities(config: PhotoroomConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="cutout", native=NATIVE, max_megapixels=25.0, cost=config.cost,
+        rate_limit=config.rate_limit,
+    )
+
+
 class PhotoroomProvider:
     """Photoroom: format, channels, size, crop, opaque bg_color and despill done by the vendor."""
 
@@ -127,10 +135,7 @@ class PhotoroomProvider:
         self.name = name
         self._config = config
         self._http = VendorHTTP(name, client, ERRORS, config.timeout_s, config.api_key)
-        self.capabilities = Capabilities(
-            output="cutout", native=NATIVE, max_megapixels=25.0, cost=config.cost,
-            rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload the image with the option fields; pass the answer through when exact."""

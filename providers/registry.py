@@ -7,22 +7,24 @@ from typing import Any
 
 import httpx
 
-from providers.backgroundcut import BackgroundCutProvider
+from providers import (
+    backgroundcut,
+    backgrounderase,
+    clipdrop,
+    photoroom,
+    rembg,
+    removebg,
+    withoutbg,
+)
 from providers.backgroundcut_config import BackgroundCutConfig
-from providers.backgrounderase import BackgroundEraseProvider
 from providers.backgrounderase_config import BackgroundEraseConfig
-from providers.base import Provider, ProviderConfig
-from providers.clipdrop import ClipdropProvider
+from providers.base import Capabilities, Provider, ProviderConfig
 from providers.clipdrop_config import ClipdropConfig
 from providers.configs import AnyProviderConfig
 from providers.local.config import LocalConfig
-from providers.photoroom import PhotoroomProvider
 from providers.photoroom_config import PhotoroomConfig
-from providers.rembg import RembgProvider
 from providers.rembg_config import RembgConfig
-from providers.removebg import RemoveBgProvider
 from providers.removebg_config import RemoveBgConfig
-from providers.withoutbg import WithoutBGProvider
 from providers.withoutbg_config import WithoutBGConfig
 
 #: Builds one provider from its configured name, its config and the app's shared HTTP client.
@@ -38,13 +40,13 @@ def _local(name: str, config: LocalConfig, client: httpx.AsyncClient) -> Provide
 
 FACTORIES: dict[type[ProviderConfig], ProviderFactory] = {
     LocalConfig: _local,
-    WithoutBGConfig: WithoutBGProvider,
-    BackgroundEraseConfig: BackgroundEraseProvider,
-    BackgroundCutConfig: BackgroundCutProvider,
-    RemoveBgConfig: RemoveBgProvider,
-    PhotoroomConfig: PhotoroomProvider,
-    ClipdropConfig: ClipdropProvider,
-    RembgConfig: RembgProvider,
+    WithoutBGConfig: withoutbg.WithoutBGProvider,
+    BackgroundEraseConfig: backgrounderase.BackgroundEraseProvider,
+    BackgroundCutConfig: backgroundcut.BackgroundCutProvider,
+    RemoveBgConfig: removebg.RemoveBgProvider,
+    PhotoroomConfig: photoroom.PhotoroomProvider,
+    ClipdropConfig: clipdrop.ClipdropProvider,
+    RembgConfig: rembg.RembgProvider,
 }
 
 
@@ -54,3 +56,21 @@ def build_provider(name: str, config: AnyProviderConfig, client: httpx.AsyncClie
     if factory is None:
         raise TypeError(f"no provider factory for config type {type(config).__name__}")
     return factory(name, config, client)
+
+
+#: Capabilities of each vendor config type, computed without building the adapter.
+CAPABILITIES: dict[type[ProviderConfig], Callable[[Any], Capabilities]] = {
+    WithoutBGConfig: withoutbg.capabilities,
+    BackgroundEraseConfig: backgrounderase.capabilities,
+    BackgroundCutConfig: backgroundcut.capabilities,
+    RemoveBgConfig: removebg.capabilities,
+    PhotoroomConfig: photoroom.capabilities,
+    ClipdropConfig: clipdrop.capabilities,
+    RembgConfig: rembg.capabilities,
+}
+
+
+def capabilities_of(config: AnyProviderConfig) -> Capabilities | None:
+    """What a configured vendor would offer, even while disabled (None for the local engine)."""
+    describe = CAPABILITIES.get(type(config))
+    return describe(config) if describe is not None else None

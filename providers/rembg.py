@@ -70,6 +70,14 @@ def parse_response(response: httpx.Response, provider: str, config: RembgConfig)
     )
 
 
+def capabilities(config: RembgConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="mask" if config.only_mask else "cutout", native=frozenset(),
+        input_formats=IMAGE_FORMATS, cost=config.cost, rate_limit=config.rate_limit,
+    )
+
+
 class RembgProvider:
     """A self-hosted rembg server: a full-size PNG; every output option is emulated."""
 
@@ -77,10 +85,7 @@ class RembgProvider:
         self.name = name
         self._config = config
         self._http = VendorHTTP(name, client, BARE_ERRORS, config.timeout_s, None, keyless=True)
-        self.capabilities = Capabilities(
-            output="mask" if config.only_mask else "cutout", native=frozenset(),
-            input_formats=IMAGE_FORMATS, cost=config.cost, rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Post the original; return the server's PNG."""

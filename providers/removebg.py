@@ -137,6 +137,14 @@ def parse_account(response: httpx.Response, provider: str) -> float | None:
     return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
 
 
+def capabilities(config: RemoveBgConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="cutout", native=NATIVE, max_megapixels=25.0, cost=config.cost,
+        rate_limit=config.rate_limit,
+    )
+
+
 class RemoveBgProvider:
     """remove.bg: format, channels, size, crop and bg_color done by the vendor."""
 
@@ -146,10 +154,7 @@ class RemoveBgProvider:
         self._http = VendorHTTP(
             name, client, ERRORS, config.timeout_s, config.api_key, CREDIT_HEADERS
         )
-        self.capabilities = Capabilities(
-            output="cutout", native=NATIVE, max_megapixels=25.0, cost=config.cost,
-            rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload the image with the option fields; pass the answer through when exact."""

@@ -112,6 +112,20 @@ def parse_credits_response(response: httpx.Response, provider: str) -> float | N
     return None
 
 
+def capabilities(config: WithoutBGConfig) -> Capabilities:
+    """What this adapter does natively and accepts, for `config`."""
+    return Capabilities(
+        output="mask" if config.endpoint == "alpha" else "cutout",
+        native=frozenset(),
+        input_formats=IMAGE_FORMATS,
+        # A proxy is always small, so only the original upload is bound by the vendor's limit.
+        max_input_bytes=None if config.upload == "proxy" else min(
+            config.upload_limit_bytes, MAX_UPLOAD_BYTES),
+        cost=config.cost,
+        rate_limit=config.rate_limit,
+    )
+
+
 class WithoutBGProvider:
     """withoutBG: matte (or cutout) of a proxy or the original; every option is emulated."""
 
@@ -119,16 +133,7 @@ class WithoutBGProvider:
         self.name = name
         self._config = config
         self._http = VendorHTTP(name, client, ERRORS, config.timeout_s, config.api_key)
-        self.capabilities = Capabilities(
-            output="mask" if config.endpoint == "alpha" else "cutout",
-            native=frozenset(),
-            input_formats=IMAGE_FORMATS,
-            # A proxy is always small, so only the original upload is bound by the vendor's limit.
-            max_input_bytes=None if config.upload == "proxy" else min(
-                config.upload_limit_bytes, MAX_UPLOAD_BYTES),
-            cost=config.cost,
-            rate_limit=config.rate_limit,
-        )
+        self.capabilities = capabilities(config)
 
     async def remove_background(self, request: ProviderRequest) -> ProviderResult:
         """Upload, call the endpoint, return the matte (or cutout) at the upload's resolution."""

@@ -18,6 +18,7 @@ from gateway.errors import InvalidOption
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
 from providers.base import SupportsDetails
+from providers.registry import capabilities_of
 
 
 def route_hints(request: Request, opts: RequestOptions) -> RouteHints:
@@ -75,6 +76,10 @@ async def list_providers(request: Request) -> Response[bytes]:
         provider = runtime.providers.get(status["name"])
         # The local engine: which engine, model, family and licence it runs (null for vendors).
         status["engine"] = provider.details() if isinstance(provider, SupportsDetails) else None
+        config = runtime.settings.providers.get(status["name"])
+        if status["capabilities"] is None and config is not None:
+            # A disabled vendor still says what it would do once its key is set.
+            status["capabilities"] = msgspec.to_builtins(capabilities_of(config))
     return Response(msgspec.json.encode({"providers": statuses}), media_type="application/json")
 
 

@@ -170,4 +170,8 @@ def test_providers_route_lists_capabilities_health_and_why_disabled(
         "no base_url (providers.rembg-off.base_url is unset)")
     assert listed["photoroom"]["disabled_reason"] == (
         "no API key (providers.photoroom.api_key is unset)")
+    # what a disabled vendor would do once enabled
+    assert sorted(listed["photoroom"]["capabilities"]["native"]) == [
+        "bg_color", "channels", "crop", "despill", "format", "size"]
+    assert listed["rembg-off"]["capabilities"]["output"] == "cutout"
     assert REMOVEBG_KEY not in repr(listed)

@@ -20,7 +20,7 @@ from providers.configs import AnyProviderConfig, missing_setting
 from providers.local.config import LocalConfig
 from providers.photoroom import PhotoroomProvider
 from providers.photoroom_config import PhotoroomConfig
-from providers.registry import FACTORIES, build_provider
+from providers.registry import CAPABILITIES, FACTORIES, build_provider, capabilities_of
 from providers.rembg import RembgProvider
 from providers.rembg_config import RembgConfig
 from providers.removebg import RemoveBgProvider
@@ -56,6 +56,14 @@ async def test_vendor_configs_build_their_adapter(
 
 def test_every_config_type_has_a_factory() -> None:
     assert set(typing.get_args(AnyProviderConfig)) == set(FACTORIES)
+
+
+def test_capabilities_without_building_the_adapter() -> None:
+    assert set(CAPABILITIES) == set(FACTORIES) - {LocalConfig}
+    described = capabilities_of(ClipdropConfig(cost=2.0))
+    assert described is not None and described.native == {"format"} and described.cost == 2.0
+    assert capabilities_of(RembgConfig(only_mask=True)).output == "mask"  # type: ignore[union-attr]
+    assert capabilities_of(LocalConfig()) is None
 
 
 def test_what_each_provider_needs_to_be_enabled() -> None:
