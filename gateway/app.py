@@ -12,7 +12,7 @@ from gateway.api.body_limits import MAX_FIELDS
 from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
 from gateway.api.dropin_removebg import REMOVEBG_ROUTES
 from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
-from gateway.api.middleware import request_context_middleware
+from gateway.api.middleware import log_cut_requests, request_context_middleware
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
 from gateway.compare.routes import COMPARE_ROUTES
@@ -37,6 +37,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         lifespan=[runtime.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],
+        on_shutdown=[log_cut_requests],
         request_max_body_size=body_limit,
         multipart_form_part_limit=MAX_FIELDS,
         openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),

@@ -14,6 +14,7 @@ import hmac
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -26,6 +27,9 @@ from gateway.keys import hash_client_key
 from gateway.settings import AuthSettings, ClientSettings
 
 _MONTH_SLACK_S = 2 * 86400.0
+#: Who the request being handled comes from, for its log line: a client name, `anonymous`,
+#: `invalid_key` or `missing_key` (set by `ClientAuth.identify`, read by the request middleware).
+current_client: ContextVar[str] = ContextVar("current_client", default="anonymous")
 
 
 class Client(msgspec.Struct, frozen=True):
@@ -134,6 +138,7 @@ class ClientAuth:
         key = presented_key(headers)
         if key is None:
             if self._auth.required:
+                current_client.set("missing_key")
                 raise Unauthorized(
                     "a client key is required: send X-API-Key or Authorization: Bearer"
                 )
@@ -145,7 +150,9 @@ class ClientAuth:
             if hmac.compare_digest(digest, expected) and found is None:
                 found = name
         if found is None:
+            current_client.set("invalid_key")
             raise Unauthorized("the client key is not valid")
+        current_client.set(found)
         return self._clients[found]
 
     async def admit(self, client: Client | None) -> dict[str, str]:

@@ -1,14 +1,27 @@
-"""Request context: a request id on every answer, and one log event per request."""
+"""Request context: a request id on every answer, and one log event per request.
+
+A request still running when the server's graceful-shutdown period ends is cancelled by uvicorn;
+before the answer started, the middleware answers it a problem+json 503 with its request id
+(instead of uvicorn's plain-text 500) and counts it; `log_cut_requests` (an app shutdown hook)
+logs how many were cut. Error answers (4xx/5xx) log their `error` code and the `client`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import re
 import secrets
 import time
 
+import msgspec
 import structlog
+from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.auth import current_client
+from gateway.errors import GatewayError
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A random per-process prefix plus a counter: unique across instances and restarts without a
@@ -39,11 +52,14 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         state["request_id"] = request_id
         state["received_at"] = started
         status = 500
+        started_answer = False
+        client_token = current_client.set("anonymous")
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_answer = True
                 raw = list(message.get("headers", ()))
                 if not any(k.lower() == b"x-request-id" for k, _ in raw):
                     raw.append((b"x-request-id", request_id.encode("latin-1")))
@@ -52,9 +68,24 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if started_answer:
+                raise
+            # uvicorn cancels what still runs when the shutdown grace period is over.
+            _count_cut(scope)
+            status = SHUTDOWN_CUT.status
+            with contextlib.suppress(Exception):  # the client may be gone already
+                for message in _cut_answer(request_id):
+                    await send(message)
         finally:
+            client = current_client.get()
+            current_client.reset(client_token)
             _observe(scope, status)
             if scope.get("path") not in ("/health", "/metrics"):
+                fields = dict(state.get("log", {}))
+                if status >= 400:
+                    fields.setdefault("error", state.get("error_code"))
+                    fields.setdefault("client", client)
                 log.info(
                     "request",
                     request_id=request_id,
@@ -62,10 +93,57 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                     path=scope.get("path"),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    **state.get("log", {}),
+                    **fields,
                 )
 
     return middleware
+
+
+class _ShuttingDown(GatewayError):
+    """The request was still running when the shutdown grace period ended."""
+
+    status = 503
+    code = "no_provider_available"
+    title = "The gateway is shutting down"
+
+
+SHUTDOWN_CUT = _ShuttingDown(
+    "the gateway stopped before this request finished (shutdown grace period over); "
+    "retry it, on another instance if there is one", retry_after=1,
+)
+
+
+def _cut_answer(request_id: str) -> list[Message]:
+    """The problem+json 503 for a request cut off at shutdown (built without the framework)."""
+    body = msgspec.json.encode({
+        "type": f"https://bg-gateway.dev/problems/{SHUTDOWN_CUT.code}",
+        "title": SHUTDOWN_CUT.title, "status": SHUTDOWN_CUT.status,
+        "detail": SHUTDOWN_CUT.detail, "code": SHUTDOWN_CUT.code, "request_id": request_id,
+    })
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1")),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    return [
+        {"type": "http.response.start", "status": SHUTDOWN_CUT.status, "headers": headers},
+        {"type": "http.response.body", "body": body, "more_body": False},
+    ]
+
+
+def _count_cut(scope: Scope) -> None:
+    app_state = scope["app"].state
+    app_state["cut_requests"] = int(app_state.get("cut_requests", 0)) + 1
+
+
+def log_cut_requests(app: Litestar) -> None:
+    """Shutdown hook: say how many requests the end of the grace period cut off."""
+    cut = int(app.state.get("cut_requests", 0))
+    if cut:
+        log.warning("shutdown_cut_requests", cut=cut,
+                    detail="answered 503: still running when the shutdown grace period ended")
 
 
 def _observe(scope: Scope, status: int) -> None:
