@@ -13,12 +13,14 @@ import numpy as np
 
 from benchmarks.common import NUMBA_CACHE_DIR, BenchSettings, table
 from benchmarks.plots import bar_chart
+from benchmarks.quality import local_engines
 from benchmarks.quality.dataset import TRIMAP_RADIUS
 from benchmarks.quality.evaluate import (
     TRUE_ALPHA,
     Outcome,
     ProviderSpec,
     Task,
+    check_names,
     init_worker,
     run_task,
 )
@@ -179,6 +181,7 @@ def run(settings: BenchSettings) -> str:
                                                                              FULL_TRIMAP)
     tasks = generated_tasks(count, trimap_count, settings.seed)
     workers = min(2, os.cpu_count() or 1)
+    check_names(ProviderSpec())  # one line when no ONNX model is present
     outcome = evaluate(tasks, ProviderSpec(), workers)
     sheet = _sample_sheet(settings.results_dir / "quality-samples.png", settings.seed)
     sizes = ", ".join(f"{w}x{h}" for w, h in SIZES)
@@ -196,4 +199,5 @@ def run(settings: BenchSettings) -> str:
         "",
         f"![samples]({sheet.name})",
     ])
-    return report(outcome, settings.results_dir, intro)
+    return "\n\n".join([report(outcome, settings.results_dir, intro),
+                        local_engines.markdown(settings.quick, settings.seed)])

@@ -2,9 +2,9 @@
 
 Engines: classic always; every catalogue model in the model directory; and, when the `onnx`
 package is installed, a SYNTHETIC model: a random 5-convolution graph with the ISNet interface
-(1024 px in, 1024 px matte out). It is not a real model: its numbers time the code around a
-model (pre-processing, ONNX Runtime, LANCZOS resampling, edge refinement, PNG) and a small
-network, not ISNet's own inference cost.
+(1024 px in, 1024 px matte out: a fixed soft disc, so refinement sees a realistic edge band). It
+is not a real model: its numbers time the code around a model (pre-processing, ONNX Runtime,
+LANCZOS resampling, edge refinement, PNG) and a small network, not ISNet's own inference cost.
 
     python -m benchmarks.quality.speed [--repeats 3]
 """
@@ -55,8 +55,17 @@ def synthetic_model(path: Path) -> Path:
             nodes.append(helper.make_node("Relu", [current], [f"r{index}"]))
             current = f"r{index}"
     weights.append(numpy_helper.from_array(np.array([1, 1, 4, 4], np.float32), "scales"))
-    nodes.append(helper.make_node("Resize", [current, "", "scales"], ["output_image"],
-                                  mode="linear"))
+    nodes.append(helper.make_node("Resize", [current, "", "scales"], ["up"], mode="linear"))
+    # Random weights give a noisy matte whose "edge band" covers the whole photo; a real model's
+    # matte is a subject with an outline. So the output is a fixed soft disc plus a trace of the
+    # network (which still has to run), giving refinement a realistic band to work on.
+    yy, xx = np.mgrid[0:1024, 0:1024].astype(np.float32)
+    distance = np.hypot(yy - 512, xx - 512) - 360
+    disc = (1 / (1 + np.exp(np.clip(distance / 3, -30, 30)))).astype(np.float32)[None, None]
+    weights += [numpy_helper.from_array(disc, "disc"),
+                numpy_helper.from_array(np.array(1e-3, np.float32), "trace")]
+    nodes += [helper.make_node("Mul", ["up", "trace"], ["small"]),
+              helper.make_node("Add", ["disc", "small"], ["output_image"])]
     graph = helper.make_graph(
         nodes, "synthetic-isnet",
         [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, [1, 3, 1024, 1024])],
