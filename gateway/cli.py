@@ -9,7 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+from gateway.batch_cli import add_batch_parser, run_batch
 from gateway.compare_cli import add_compare_parser, run_compare
+from gateway.jobs.commands import add_worker_parser, run_worker_command
 from gateway.models_cli import add_models_parser, check_onnx_providers, run_models
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.state import StateUnavailable, open_state
@@ -73,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="answer ready-made results without computing mattes (benchmarks)")
 
     add_compare_parser(commands)
+    add_worker_parser(commands)
+    add_batch_parser(commands)
     add_models_parser(commands)
 
     keys = commands.add_parser("keys", help="manage gateway client keys")
@@ -147,8 +151,13 @@ def _remove(args: argparse.Namespace) -> int:
     if args.server:
         status, data, message = remove_via_server(args.server, image, trimap, _options(args))
     else:
+        settings = load_settings(args.config)
+        problem = check_onnx_providers(settings)
+        if problem is not None:
+            print(f"start-up failed: {problem}", file=sys.stderr)
+            return 2
         status, data, message = asyncio.run(
-            remove_in_process(load_settings(args.config), image, trimap, _options(args))
+            remove_in_process(settings, image, trimap, _options(args))
         )
     if status != 200:
         print(f"error: {message}", file=sys.stderr)
@@ -190,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bg-gateway` console script."""
     args = _parser().parse_args(argv)
     handlers = {"serve": _serve, "remove": _remove, "sandbox": _sandbox, "keys": _keys,
-                "compare": run_compare, "models": run_models}
+                "compare": run_compare, "models": run_models, "worker": run_worker_command,
+                "batch": run_batch}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:

@@ -120,3 +120,19 @@ def test_serve_refuses_to_start_without_the_onnx_model(tmp_path: Path) -> None:
     assert str(tmp_path / "isnet-general-use.onnx") in done.stderr
     assert "bg-gateway models pull isnet-general-use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_remove_in_process_refuses_a_missing_model_path(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    config = tmp_path / "gateway.toml"
+    absent = tmp_path / "absent.onnx"
+    config.write_text(f'[providers.local]\ntype = "local"\nengine = "onnx"\n'
+                      f'model_path = "{absent}"\nmodel_family = "isnet"\n', encoding="utf-8")
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"not read before the check")
+    code = main(["remove", str(photo), "-o", str(tmp_path / "out.png"), "--config", str(config)])
+    assert code == 2
+    assert str(absent) in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
