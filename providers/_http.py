@@ -3,6 +3,7 @@
     VendorHTTP.call(request, what, deadline) -> a 2xx httpx.Response, or raises
         no key configured          ProviderAuthError      (before any call)
         deadline spent             ProviderTimeout        (before any call)
+        balance last reported 0    ProviderOutOfCredits   (before any call, once)
         transport timeout          ProviderTimeout
         connect / transport error  ProviderUnavailable
         non-2xx                    one `provider.http_error` log line (provider, path, status,
@@ -217,11 +218,17 @@ class VendorHTTP:
         self._keyless = keyless
 
     def check(self, deadline: float | None = None) -> None:
-        """Raise before any work when the key is missing or the deadline is spent."""
+        """Raise before any work: no key, a spent deadline, or a balance last reported as 0."""
         if not self._keyless and not self.api_key:
             raise ProviderAuthError(f"{self.provider}: no API key configured", self.provider)
         if deadline is not None:
             remaining(deadline, self.timeout_s, self.provider)
+        if self.remaining_credits is not None and self.remaining_credits <= 0:
+            # Once: after the router's cooldown the next attempt asks the vendor again.
+            self.remaining_credits = None
+            raise ProviderOutOfCredits(
+                f"{self.provider}: the vendor reported no credits left", self.provider
+            )
 
     async def call(
         self,

@@ -10,7 +10,8 @@ Status -> error (vendor notes `clipdrop-remove-background.md`; body `{"error": "
         fault) · 401, 403 auth · 402 out of credits · 406 protocol (our Accept)
     429 rate limited (`Retry-After` if ever sent) · 5xx unavailable
 Cost: `cost` x `x-credits-consumed`; `x-remaining-credits` is the balance `/v1/credits` reports
-(the vendor has no account call, so there is no health check either).
+(the vendor has no account call, so there is no health check either), and a reported 0 makes the
+next attempt out of credits without a call (a 402 pre-empted, as the notes advise).
 """
 
 from __future__ import annotations

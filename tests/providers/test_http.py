@@ -113,3 +113,19 @@ async def test_missing_key_and_credit_headers(
     assert http.credits(response).charged == 0.5
     assert http.remaining_credits == 12.0
     assert len(httpx_mock.get_requests()) == 1
+
+
+async def test_a_zero_balance_is_out_of_credits_once_without_a_call(
+    httpx_mock: HTTPXMock, client: httpx.AsyncClient
+) -> None:
+    httpx_mock.add_response(url=URL, headers={"x-charged": "1", "x-left": "0"})
+    httpx_mock.add_response(url=URL, headers={"x-charged": "1", "x-left": "5"})
+    http = vendor(client)
+    await http.call(httpx.Request("POST", URL), "cut")
+
+    with pytest.raises(ProviderOutOfCredits):
+        await http.call(httpx.Request("POST", URL), "cut")
+    await http.call(httpx.Request("POST", URL), "cut")  # topped up meanwhile: asks again
+
+    assert len(httpx_mock.get_requests()) == 2
+    assert http.remaining_credits == 5.0
