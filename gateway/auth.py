@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import msgspec
+import structlog
 from limits import RateLimitItem, parse
 from limits.util import WindowStats
 
@@ -27,6 +28,7 @@ from gateway.keys import hash_client_key
 from gateway.settings import AuthSettings, ClientSettings
 
 _MONTH_SLACK_S = 2 * 86400.0
+log = structlog.get_logger("gateway.auth")
 #: Who the request being handled comes from, for its log line: a client name, `anonymous`,
 #: `invalid_key` or `missing_key` (set by `ClientAuth.identify`, read by the request middleware).
 current_client: ContextVar[str] = ContextVar("current_client", default="anonymous")
@@ -115,6 +117,12 @@ class ClientAuth:
     ) -> None:
         if auth.required and not clients:
             raise ValueError("config key `auth.required`: true but no [clients.NAME] is configured")
+        if clients and not auth.required:
+            log.warning(
+                "auth_not_required", clients=len(clients),
+                detail="requests without a client key are served anonymously, outside every "
+                "client's rate limit and quota; set [auth] required = true to refuse them",
+            )
         self._auth = auth
         self._clients = {name: Client(name, settings) for name, settings in clients.items()}
         self._digests = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
+import logging
 import os
 import signal
 import sys
@@ -26,6 +28,8 @@ with `bg-gateway remove photo.jpg -o cutout.png` (no server, no API key needed).
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bg-gateway", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version",
+                        version=f"bg-gateway {importlib.metadata.version('bg-gateway')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP gateway")
@@ -39,9 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Remove the background of IMAGE and write the result to OUT. Runs "
         "in-process with the configured providers unless --server points at a running gateway.",
     )
-    remove.add_argument("image", type=Path, help="input image (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+    remove.add_argument("image", type=Path,
+                        help="input image (JPEG, PNG, WebP, TIFF, BMP, GIF); - reads stdin")
     remove.add_argument("-o", "--output", type=Path, required=True,
-                        help="where to write the result")
+                        help="where to write the result; - writes stdout")
     remove.add_argument("--format", choices=["png", "jpg", "webp"], help="output encoding (png)")
     remove.add_argument("--channels", choices=["rgba", "alpha"],
                         help="rgba cutout (default) or the alpha matte alone")
@@ -144,9 +149,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from gateway.logging import configure_logging
     from gateway.remote import remove_in_process, remove_via_server
 
-    image = args.image.read_bytes()
+    # stdout may carry the image: logs (warnings and up) and the summary go to stderr.
+    configure_logging("auto", logging.WARNING, cache_loggers=False)
+    image = sys.stdin.buffer.read() if str(args.image) == "-" else args.image.read_bytes()
     trimap = args.trimap.read_bytes() if args.trimap else None
     if args.server:
         status, data, message = remove_via_server(args.server, image, trimap, _options(args))
@@ -162,8 +170,12 @@ def _remove(args: argparse.Namespace) -> int:
     if status != 200:
         print(f"error: {message}", file=sys.stderr)
         return 1
-    args.output.write_bytes(data)
-    print(message)
+    if str(args.output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        args.output.write_bytes(data)
+    print(message, file=sys.stderr)
     return 0
 
 

@@ -27,8 +27,14 @@ def redact_secrets(
     return event
 
 
-def configure_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
-    """Route structlog and stdlib logging (uvicorn, litestar) to stderr as JSON or console lines."""
+def configure_logging(
+    log_format: str = "auto", level: int = logging.INFO, cache_loggers: bool = True
+) -> None:
+    """Route structlog and stdlib logging (uvicorn, litestar) to stderr as JSON or console lines.
+
+    `cache_loggers=False` for one-shot commands run in a longer-lived process (tests): a cached
+    logger keeps this configuration for good.
+    """
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -43,7 +49,7 @@ def configure_logging(log_format: str = "auto", level: int = logging.INFO) -> No
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

@@ -8,6 +8,10 @@ registry, and `PrometheusController` always renders that global registry. Two ap
 
 Label values must stay low-cardinality: `route` is the route template (e.g.
 `/v1/remove-background`), never a raw path; `client` is a configured client name.
+
+`_created` series are switched off (process-wide, prometheus_client's own switch): they double
+the exposition and no dashboard reads them. The content type is given without its charset,
+which Litestar appends to every `text/*` answer (else it would appear twice).
 """
 
 from __future__ import annotations
@@ -21,9 +25,15 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Enum,
+    Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
+
+disable_created_metrics()
+#: The exposition's media type; Litestar adds `; charset=utf-8` itself.
+CONTENT_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
 CircuitState = Literal["closed", "open", "half_open"]
 CIRCUIT_STATES: tuple[str, ...] = ("closed", "open", "half_open")
@@ -76,6 +86,18 @@ class GatewayMetrics:
             "circuit_state", "Circuit breaker state per provider.", ["provider"],
             states=list(CIRCUIT_STATES), namespace=namespace, registry=reg,
         )
+        self._job_items = Counter(
+            "job_items", "Batch-job items finished, by outcome.", ["outcome"],
+            namespace=namespace, registry=reg,
+        )
+        self._job_item_latency = Histogram(
+            "job_item_seconds", "Time from an item's start to its result (waits included).",
+            namespace=namespace, registry=reg, buckets=PROVIDER_BUCKETS,
+        )
+        self._job_queue = Gauge(
+            "job_queue_items", "Batch-job items in the queue, by state.", ["state"],
+            namespace=namespace, registry=reg,
+        )
 
     def observe_request(self, route: str, status: int | str, client: str) -> None:
         """Count one answered request."""
@@ -115,9 +137,18 @@ class GatewayMetrics:
         """Set the circuit state of `provider` (`closed`, `open`, `half_open`/`half-open`)."""
         self._circuit.labels(provider=provider).state(state.replace("-", "_"))
 
+    def observe_job_item(self, outcome: str, seconds: float) -> None:
+        """Count one finished batch-job item and its latency."""
+        self._job_items.labels(outcome=outcome).inc()
+        self._job_item_latency.observe(seconds)
+
+    def set_job_queue(self, state: str, count: int) -> None:
+        """Set the number of queue items in `state` (`queued`, `active`, `scheduled`)."""
+        self._job_queue.labels(state=state).set(count)
+
     def render(self) -> tuple[bytes, str]:
         """The text exposition of every series and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE
 
 
 def metrics_handler(metrics: GatewayMetrics, path: str = "/metrics") -> HTTPRouteHandler:

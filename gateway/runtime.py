@@ -115,8 +115,8 @@ class Runtime:
                 name: build_provider(name, config, self.client)
                 for name, config in settings.enabled_providers().items()
             }
-        configs = {name: settings.providers[name] for name in self.providers
-                   if name in settings.providers}
+        # Every configured provider, disabled ones too: /v1/providers lists them as configured.
+        configs = dict(settings.providers)
         self._router = Router(
             self.providers, configs, settings.routing, self.state, disabled=settings.disabled
         )

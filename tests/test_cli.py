@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import io
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import structlog
 from PIL import Image
 
 from gateway.cli import main
 from gateway.keys import hash_client_key
 from tests.synthetic import on_plain
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`remove` configures logging for its process; put the test process's set-up back."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -33,7 +50,7 @@ def test_remove_in_process_writes_the_cutout(tmp_path: Path, capsys: pytest.Capt
     assert code == 0
     result = Image.open(io.BytesIO(out.read_bytes()))
     assert result.format == "WEBP" and result.width < image.width
-    assert "via local" in capsys.readouterr().out
+    assert "via local" in capsys.readouterr().err
 
 
 def test_remove_reports_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -85,3 +102,26 @@ def test_serve_fails_loudly_without_redis(tmp_path: Path, capsys: pytest.Capture
     assert main(["serve", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "unreachable" in err and "Traceback" not in err
+
+
+def test_version(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == "bg-gateway 0.1.0"
+
+
+def test_remove_pipes_stdin_to_stdout_and_logs_to_stderr(tmp_path: Path) -> None:
+    """`bg-gateway remove - -o -`: image in on stdin, cutout out on stdout, nothing else there."""
+    image, _ = on_plain(seed=4, size=128)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "remove", "-", "-o", "-",
+         "--config", str(write_config(tmp_path))],
+        input=buffer.getvalue(), capture_output=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    result = Image.open(io.BytesIO(done.stdout))
+    assert result.format == "PNG" and result.mode == "RGBA" and result.size == image.size
+    assert b"via local" in done.stderr

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from gateway.auth import (
     AuthSettings,
@@ -266,3 +267,14 @@ async def test_rate_limit_degrades_to_per_process_when_redis_is_unreachable() ->
         assert state.lost
     finally:
         await state.aclose()
+
+
+@pytest.mark.parametrize(("required", "warned"), [(False, True), (True, False)])
+def test_clients_without_required_auth_warn_at_start_up(required: bool, warned: bool) -> None:
+    with capture_logs() as logs:
+        make_auth(required=required)
+        ClientAuth(AuthSettings(), {}, MemoryState(), MemoryQuotaCounter())  # no clients: quiet
+    warnings = [e for e in logs if e["event"] == "auth_not_required"]
+    assert len(warnings) == (1 if warned else 0)
+    if warned:
+        assert warnings[0]["log_level"] == "warning" and warnings[0]["clients"] == 2

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from litestar.testing import create_test_client
+from litestar.testing import AsyncTestClient, create_test_client
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.app import create_app
 from gateway.metrics import GatewayMetrics, metrics_handler
+from tests.api.conftest import gateway_settings
+from tests.fakes import FakeProvider
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -127,3 +132,19 @@ def test_handler_serves_the_registry() -> None:
         assert response.headers["content-type"].startswith("text/plain")
         assert 'bg_gateway_fallbacks_total{reason="timeout"} 1.0' in response.text
         assert "/metrics" not in client.get("/schema/openapi.json").text
+
+
+async def test_gateway_metrics_route_has_one_charset_and_no_created_series(
+    tmp_path: Path,
+) -> None:
+    settings = gateway_settings(tmp_path)
+    app = create_app(settings, providers={"fake": FakeProvider("fake")})
+    async with AsyncTestClient(app=app) as client:
+        await client.get("/health")
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    content_type = response.headers["content-type"]
+    assert content_type.startswith("text/plain")
+    assert content_type.count("charset") == 1, content_type
+    assert "_created" not in response.text
+    assert "bg_gateway_requests_total" in response.text
