@@ -17,6 +17,7 @@ from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
 from gateway.compare.routes import COMPARE_ROUTES
 from gateway.console.routes import console_routes
+from gateway.jobs import Jobs, job_routes
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from providers.base import Provider
@@ -27,21 +28,22 @@ VERSION = "0.1.0"
 def create_app(settings: Settings, providers: Mapping[str, Provider] | None = None) -> Litestar:
     """Build the Litestar app; `providers` replaces the configured ones (tests)."""
     runtime = Runtime(settings, providers)
+    jobs = Jobs(settings, runtime)
     # The body may carry an image and a trimap, and JSON inflates them by 4/3 (base64).
     body_limit = settings.server.max_upload_bytes * 3 + 1024 * 1024
     return Litestar(
         route_handlers=[
             *ROUTES, *COMPARE_ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES,
-            *console_routes(settings.console),
+            *console_routes(settings.console), *job_routes(settings),
         ],
-        lifespan=[runtime.lifespan],
+        lifespan=[runtime.lifespan, jobs.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_context_middleware],
         on_shutdown=[log_cut_requests],
         request_max_body_size=body_limit,
         multipart_form_part_limit=MAX_FIELDS,
         openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),
-        state=State({"runtime": runtime}),
+        state=State({"runtime": runtime, "jobs": jobs}),
         debug=False,
         logging_config=None,  # gateway.logging configures structlog and stdlib logging
     )

@@ -18,6 +18,7 @@
         ├── ProviderFailed               502 provider_error
         ├── NoProviderAvailable          503 no_provider_available
         └── ProviderTimedOut             504 provider_timeout
+    JobsUnavailable                      503 jobs_unavailable (batch jobs need Redis state)
 """
 
 from __future__ import annotations
@@ -162,3 +163,9 @@ class ProviderTimedOut(UpstreamError):
     """The deadline ran out."""
 
     status, code, title = 504, "provider_timeout", "Provider timed out"
+
+
+class JobsUnavailable(GatewayError):
+    """Batch jobs are not available: they need `[state] backend = "redis"`."""
+
+    status, code, title = 503, "jobs_unavailable", "Jobs unavailable"

@@ -136,6 +136,42 @@ class StateSettings(_Section, frozen=True):
     key_prefix: str = "bg-gateway:"
 
 
+class JobsSettings(_Section, frozen=True):
+    """`[jobs]`: batch jobs on the Redis queue (needs `[state] backend = "redis"`)."""
+
+    queue_name: str = "jobs"
+    """SAQ queue name, under `[state] key_prefix`."""
+    workers_in_process: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Queue workers `serve` runs inside the gateway process (0: only `bg-gateway worker`)."""
+    worker_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 8
+    """Items one worker runs at once."""
+    max_items: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    max_job_bytes: Annotated[int, msgspec.Meta(ge=1)] = 256 * 1024 * 1024
+    result_store: Literal["file", "s3"] = "file"
+    result_path: str = ".cache/jobs"
+    result_ttl_s: Annotated[int, msgspec.Meta(ge=60)] = 86400
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "bg-gateway/jobs/"
+    item_attempts: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Tries of an item on errors a retry may fix (provider errors, timeouts)."""
+    retry_delay_s: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    max_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    """How long an item may wait for rate-limit headroom in total before it fails."""
+    heartbeat_s: Annotated[int, msgspec.Meta(ge=1)] = 30
+    """A running item whose worker was silent this long is picked up again."""
+    sweep_s: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """How often workers look for items of dead workers."""
+    crash_retries: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """How often one item may be picked up again after its worker died."""
+    webhook_secret: str | None = None
+    webhook_attempts: Annotated[int, msgspec.Meta(ge=1)] = 8
+    webhook_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """`bg-gateway worker` serves its Prometheus metrics on this port (0: off)."""
+
+
 class Settings(_Section, frozen=True):
     """The whole configuration."""
 
@@ -147,6 +183,7 @@ class Settings(_Section, frozen=True):
     fetch: FetchSettings = FetchSettings()
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
+    jobs: JobsSettings = JobsSettings()
     console: ConsoleSettings = ConsoleSettings()
     providers: dict[str, AnyProviderConfig] = msgspec.field(default_factory=dict)
     experiments: dict[str, ExperimentSettings] = msgspec.field(default_factory=dict)

@@ -1,0 +1,124 @@
+"""The one place batch items enter the removal flow, and how an item is retried.
+
+`run_item` is the adapter: it builds a `RemovalCall` and hands it to `Runtime.remove`, the same
+entry point the synchronous routes use (routing, failover, emulation, cache, ledger, quota). If
+the flow's API changes, only `run_item` changes. `run_with_retries` waits for rate-limit headroom
+(503 `no_provider_available` with its Retry-After) and retries provider failures a bounded number
+of times; client faults fail at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from gateway.api.options import RequestOptions
+from gateway.auth import Client
+from gateway.errors import NoProviderAvailable, ProviderFailed, ProviderTimedOut, QuotaExceeded
+from gateway.ledger import UsageLedger, UsageRecord, UsageRow
+from gateway.router import RouteHints
+from gateway.runtime import Runtime
+from gateway.service import RemovalCall, Served
+from gateway.settings import JobsSettings
+
+#: Request ids of job items start with this; the ledger records each of them once.
+ITEM_REQUEST_PREFIX = "job-"
+_MIN_WAIT_S = 0.5
+
+
+def item_request_id(job_id: str, index: int) -> str:
+    """The request id of one item: the same on every run of it (ledger key)."""
+    return f"{ITEM_REQUEST_PREFIX}{job_id}-{index}"
+
+
+async def run_item(
+    runtime: Runtime, image: bytes, options: RequestOptions, client: Client | None,
+    request_id: str,
+) -> Served:
+    """Remove one image's background through the gateway's removal flow."""
+    hints = RouteHints(provider=options.provider, providers=options.providers,
+                       fallback=options.fallback, policy=options.policy,
+                       routing_key=options.routing_key)
+    call = RemovalCall(image=image, request_id=request_id, options=options.output, hints=hints,
+                       client=client)
+    return await runtime.remove(call, options.experiment)
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    """How long an item waits for headroom and how often it is retried."""
+
+    attempts: int = 3
+    delay_s: float = 1.0
+    max_wait_s: float = 3600.0
+
+    @classmethod
+    def of(cls, settings: JobsSettings) -> RetryPolicy:
+        """The policy `[jobs]` configures."""
+        return cls(settings.item_attempts, settings.retry_delay_s, settings.max_wait_s)
+
+
+async def check_quota(runtime: Runtime, client: Client | None) -> None:
+    """Fail the item when its client has used up its monthly quota."""
+    quota = client.settings.monthly_quota if client else None
+    if client is None or quota is None:
+        return
+    if await runtime.auth.used_this_month(client) >= quota:
+        raise QuotaExceeded(f"client {client.name!r} has used its monthly quota of {quota} images")
+
+
+async def run_with_retries(
+    runtime: Runtime, image: bytes, options: RequestOptions, client: Client | None,
+    request_id: str, policy: RetryPolicy, on_wait: Callable[[float], None] | None = None,
+) -> Served:
+    """`run_item`, waiting out rate limits and retrying provider failures (see the docstring)."""
+    failures, waited = 0, 0.0
+    while True:
+        await check_quota(runtime, client)
+        try:
+            return await run_item(runtime, image, options, client, request_id)
+        except NoProviderAvailable as exc:
+            delay = max(_MIN_WAIT_S, exc.retry_after or policy.delay_s)
+            if waited + delay > policy.max_wait_s:
+                raise
+            waited += delay
+        except (ProviderFailed, ProviderTimedOut):
+            failures += 1
+            if failures >= policy.attempts:
+                raise
+            delay = policy.delay_s * 2 ** (failures - 1)
+        if on_wait is not None:
+            on_wait(delay)
+        await asyncio.sleep(delay)
+
+
+class OnceLedger:
+    """A ledger that records each job item once, however often the item ran.
+
+    An item runs again when its worker died after the removal was accounted but before the
+    result was recorded; the second record is dropped. Other requests pass through.
+    """
+
+    def __init__(self, inner: UsageLedger, claim: Callable[[str], Awaitable[bool]]) -> None:
+        """Wrap `inner`; `claim(request_id)` is True the first time it is asked."""
+        self._inner = inner
+        self._claim = claim
+
+    async def record(self, rec: UsageRecord) -> None:
+        """Record, unless this job item was recorded before."""
+        if rec.request_id.startswith(ITEM_REQUEST_PREFIX) and not await self._claim(
+            rec.request_id
+        ):
+            return
+        await self._inner.record(rec)
+
+    async def summarize(
+        self, client: str | None, start: float | None, end: float | None
+    ) -> list[UsageRow]:
+        """The inner ledger's summary."""
+        return await self._inner.summarize(client, start, end)
+
+    async def aclose(self) -> None:
+        """Close the inner ledger."""
+        await self._inner.aclose()
