@@ -5,6 +5,7 @@
     POST /v1.0/image-without-background-base64   JSON `image` (or `image_base64`) -> JSON
     POST /v1.0/alpha-channel-base64              JSON `image` (or `image_base64`) -> JSON
     GET  /available-credit                       {"available_credits": N, "expiration_date": …}
+    GET  /v1/models                              what the SDK's `get_models()` reads
 
 Every image endpoint takes an upload (`file`, `image`) or base64 text (`image`, `image_base64`);
 other fields are ignored.
@@ -148,6 +149,29 @@ async def available_credit(request: Request) -> Response[bytes]:
     return Response(msgspec.json.encode(body), media_type="application/json")
 
 
+#: The image endpoints `get_models()` callers may use.
+IMAGE_PATHS = ("/v1.0/image-without-background", "/v1.0/alpha-channel",
+               "/v1.0/image-without-background-base64", "/v1.0/alpha-channel-base64")
+
+
+@get("/v1/models", summary="withoutBG: available models (the SDK's get_models)")
+async def models(request: Request) -> Response[bytes]:
+    """The enabled providers as "models", best first; the key is checked, nothing is charged.
+
+    The SDK returns this object as it is: `models` (id, type, output kind), the `default` one
+    (tried first for the unified routing order) and the drop-in `endpoints` that use them.
+    """
+    runtime = runtime_of(request)
+    runtime.auth.identify(request.headers)
+    statuses = [s for s in await runtime.router.describe() if s.enabled]
+    statuses.sort(key=lambda s: s.priority)
+    listed = [{"id": s.name, "type": s.type,
+               "output": s.capabilities.output if s.capabilities else None} for s in statuses]
+    body = {"models": listed, "default": listed[0]["id"] if listed else None,
+            "endpoints": list(IMAGE_PATHS)}
+    return Response(msgspec.json.encode(body), media_type="application/json")
+
+
 def _month_end() -> str:
     """The first instant of next month (UTC), ISO 8601 with `Z`, when monthly quotas reset."""
     now = datetime.now(UTC)
@@ -159,7 +183,7 @@ WITHOUTBG_ROUTES = Router(
     path="/",
     route_handlers=[
         image_without_background, alpha_channel, image_without_background_base64,
-        alpha_channel_base64, available_credit,
+        alpha_channel_base64, available_credit, models,
     ],
     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     tags=["drop-in: withoutBG"],
