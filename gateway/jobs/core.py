@@ -169,6 +169,8 @@ class Jobs:
             served = await run_with_retries(
                 runtime, image, options, self.client_of(meta.owner), request_id,
                 RetryPolicy.of(self.settings.jobs),
+                on_wait=lambda delay: log.info("job_item_waiting", job=meta.id, index=index,
+                                               delay_s=round(delay, 2)),
             )
         except GatewayError as exc:
             return _failed(item, exc)

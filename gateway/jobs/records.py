@@ -70,7 +70,7 @@ redis.call('HSET', KEYS[1], 'cancel_requested', '1')
 local all = redis.call('HGETALL', KEYS[2])
 local n = 0
 for i = 1, #all, 2 do
-  if cjson.decode(all[i + 1])['status'] == 'queued' then
+  if (cjson.decode(all[i + 1])['status'] or 'queued') == 'queued' then
     redis.call('HSET', KEYS[2], all[i], ARGV[2])
     n = n + 1
   end

@@ -225,3 +225,8 @@ def item_lines(worker: WorkerProc, job_id: str) -> list[dict[str, Any]]:
         if '"job_item_done"' in line and job_id in line:
             events.append(json.loads(line))
     return events
+
+
+def clear_faults(vendor_url: str) -> None:
+    """Drop a fake vendor's pending fault."""
+    httpx.delete(f"{vendor_url}/_sandbox/faults").raise_for_status()

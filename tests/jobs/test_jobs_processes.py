@@ -11,16 +11,19 @@ import time
 import zipfile
 
 import httpx
+import redis
 from PIL import Image
 
-from tests.integration.kit import product_jpeg
+from tests.integration.kit import REDIS_URL, product_jpeg, set_fault
 from tests.jobs.conftest import (
     OTHER_KEY,
     WEBHOOK_SECRET,
     Received,
     Stack,
+    clear_faults,
     item_lines,
     owner,
+    start_worker,
     wait_finished,
 )
 
@@ -91,3 +94,82 @@ def test_fifty_items_two_workers_webhook_and_privacy(
     delivered = json.loads(body)
     assert delivered["id"] == job_id and delivered["status"] == "done"
     assert delivered["succeeded"] == 50
+
+
+def _usage_images(http: httpx.Client, base: str, since: float, provider: str) -> int:
+    rows = http.get(f"{base}/v1/usage", params={"from": str(since)}, headers=owner()).json()
+    return sum(row["images"] for row in rows["usage"] if row["provider"] == provider)
+
+
+def test_sigkilled_worker_loses_nothing_and_charges_once(stack: Stack, http: httpx.Client) -> None:
+    """A worker SIGKILLed mid-job: its items are swept back, the job completes, one charge each."""
+    since = time.time() - 1
+    set_fault(stack.urls.backgrounderase, delay_s=0.4, count=500)
+    job_id = _post(http, stack.base, 24, {"provider": "backgrounderase"})
+    deadline = time.monotonic() + 20
+    while not item_lines(stack.workers[0], job_id):
+        assert time.monotonic() < deadline, "worker 0 never took an item"
+        time.sleep(0.05)
+    stack.workers[0].kill()
+    try:
+        status = wait_finished(http, stack.base, job_id, timeout_s=45)
+    finally:
+        clear_faults(stack.urls.backgrounderase)
+        stack.workers[0] = start_worker(stack.config, stack.log_dir, "0b")
+    assert status["status"] == "done"
+    assert (status["succeeded"], status["failed"]) == (24, 0)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        raw = client.mget([f"saq:job:{stack.prefix}jobs:{job_id}:{i}" for i in range(24)])
+    finally:
+        client.close()
+    attempts = [json.loads(value)["attempts"] for value in raw if value]
+    assert max(attempts) >= 2, "an item of the killed worker ran again elsewhere"
+    assert _usage_images(http, stack.base, since, "backgrounderase") == 24
+
+
+def test_rate_limited_vendor_falls_back_to_local(stack: Stack, http: httpx.Client) -> None:
+    """A vendor at 7/minute plus local: every item succeeds, the vendor serves at most 7."""
+    job_id = _post(http, stack.base, 12, {"providers": "limited,local"})
+    status = wait_finished(http, stack.base, job_id)
+    assert (status["succeeded"], status["failed"]) == (12, 0)
+    providers = [item["provider"] for item in status["items"]]
+    assert 1 <= providers.count("limited") <= 7
+    assert providers.count("local") == 12 - providers.count("limited")
+
+
+def test_items_wait_for_headroom_instead_of_failing(stack: Stack, http: httpx.Client) -> None:
+    """Pinned to a 3/second vendor with no fallback: items wait for the window, none fails."""
+    job_id = _post(http, stack.base, 8, {"provider": "burst", "fallback": False})
+    status = wait_finished(http, stack.base, job_id)
+    assert (status["succeeded"], status["failed"]) == (8, 0)
+    assert {item["provider"] for item in status["items"]} == {"burst"}
+    waits = [line for worker in stack.workers for line in worker.log_text().splitlines()
+             if '"job_item_waiting"' in line and job_id in line]
+    assert waits, "some item waited for rate-limit headroom"
+
+
+def test_cancel_stops_the_items_not_started(stack: Stack, http: httpx.Client) -> None:
+    """DELETE cancels queued items; running ones finish; the job ends `cancelled`."""
+    set_fault(stack.urls.backgrounderase, delay_s=0.8, count=500)
+    try:
+        job_id = _post(http, stack.base, 30, {"provider": "backgrounderase"})
+        deadline = time.monotonic() + 20
+        while http.get(f"{stack.base}/v1/jobs/{job_id}", headers=owner()).json()["status"] \
+                == "queued":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        answer = http.delete(f"{stack.base}/v1/jobs/{job_id}", headers=owner())
+        assert answer.status_code == 200
+        assert answer.json()["cancelled"] >= 10
+        status = wait_finished(http, stack.base, job_id)
+    finally:
+        clear_faults(stack.urls.backgrounderase)
+    assert status["status"] == "cancelled"
+    assert status["failed"] == 0
+    assert status["succeeded"] + status["cancelled"] == 30
+    cancelled = [item for item in status["items"] if item["status"] == "cancelled"]
+    assert len(cancelled) == status["cancelled"]
+    missing = http.get(f"{stack.base}/v1/jobs/{job_id}/items/{cancelled[0]['index']}",
+                       headers=owner())
+    assert missing.status_code == 404
