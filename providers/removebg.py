@@ -1,11 +1,13 @@
 """remove.bg v1.0 adapter: `POST /v1.0/removebg` multipart `image_file` + options, X-Api-Key auth.
 
-Native: format, channels, size, crop, bg_color. `crop_margin` is emulated: the vendor's `%` is of
-the subject's size per side, the gateway's of the box's longer side, and a capability names an
-option, not its units (with a margin the planner emulates every option). A request the vendor
-cannot express exactly (`channels=alpha` outside PNG, a full-size PNG over its 10 MP PNG cap) is
-sent bare (`size=full`, `format=png`: never the vendor's defaults `preview` and `auto`);
-post-processing does the rest (`final=False`). `format=jpg` without `bg_color` sends white.
+Native: format, channels, size, crop, bg_color, roi, scale, position, shadow (`shadow_type=drop`)
+and bg_image (`bg_image_file`). `crop_margin` is emulated: the vendor's `%` is of the subject's
+size per side, the gateway's of the box's longer side, and a capability names an option, not its
+units (with a margin the planner emulates every option); `zip` too (a pass-through must be an
+image). A request the vendor cannot express exactly (`channels=alpha` outside PNG, crop with
+scale or position, bg_image with bg_color, a full-size PNG over its 10 MP PNG cap) is sent bare
+(`size=full`, `format=png`: never the vendor's defaults `preview` and `auto`); post-processing
+does the rest (`final=False`). `format=jpg` without a background sends white.
 
 Status -> error (vendor notes `removebg-v1.md`; body `{"errors": [{"title", "code", "detail"}]}`):
     400 protocol (invalid parameters), but `unknown_foreground` / `failed_to_read_image` rejected
@@ -29,7 +31,7 @@ from providers._http import (
     json_object,
     safe_code,
 )
-from providers.base import Capabilities, OutputOptions, ProviderRequest, ProviderResult
+from providers.base import Capabilities, Length, OutputOptions, ProviderRequest, ProviderResult
 from providers.errors import ProviderError, ProviderProtocolError, ProviderRejected
 from providers.images import MEDIA_TYPES, sniff_format
 from providers.removebg_config import RemoveBgConfig
@@ -41,7 +43,10 @@ ACCOUNT_TIMEOUT_S = 5.0
 MAX_UPLOAD_BYTES = 22 * 1024 * 1024
 PNG_MAX_PIXELS = 10_000_000
 INPUT_FORMATS = frozenset({"jpeg", "png", "webp"})
-NATIVE = frozenset({"format", "channels", "size", "crop", "bg_color"})
+NATIVE = frozenset({
+    "format", "channels", "size", "crop", "bg_color", "roi", "scale", "position", "shadow",
+    "bg_image",
+})
 _FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
 REJECTED_CODES = frozenset({"unknown_foreground", "failed_to_read_image"})
 
@@ -68,8 +73,33 @@ def expressible(options: OutputOptions, width: int, height: int) -> bool:
         return False
     if options.channels == "alpha" and options.format != "png":
         return False
+    placed = options.scale is not None or options.position is not None
+    if (options.crop and placed) or (options.bg_image is not None and options.bg_color):
+        return False  # the order of crop and placement is undocumented; one background source
     return not (options.format == "png" and options.size == "full"
                 and width * height > PNG_MAX_PIXELS)
+
+
+def _length(length: Length) -> str:
+    return f"{length.value:g}{length.unit}"
+
+
+def placement_fields(options: OutputOptions) -> dict[str, str]:
+    """`roi`, `scale`, `position` and the drop shadow, as the vendor spells them."""
+    fields = {}
+    if options.roi is not None:
+        roi = options.roi
+        fields["roi"] = " ".join(_length(v) for v in (roi.x1, roi.y1, roi.x2, roi.y2))
+    if options.scale is not None:
+        fields["scale"] = f"{options.scale:g}%"
+        # The vendor centres a scaled subject unless told; the gateway keeps its place.
+        fields["position"] = "original"
+    if options.position is not None:
+        fields["position"] = "{:g}% {:g}%".format(*options.position)
+    if options.shadow and options.channels == "rgba":
+        fields["shadow_type"] = "drop"
+        fields["shadow_opacity"] = str(options.shadow_opacity)
+    return fields
 
 
 def vendor_fields(options: OutputOptions, exact: bool, subject_type: str) -> dict[str, str]:
@@ -79,9 +109,10 @@ def vendor_fields(options: OutputOptions, exact: bool, subject_type: str) -> dic
     fields = {
         "size": options.size, "format": options.format, "channels": options.channels,
         "crop": "true" if options.crop else "false", "type": subject_type,
+        **placement_fields(options),
     }
     color = options.bg_color
-    if color is None and options.format == "jpg":
+    if color is None and options.format == "jpg" and options.bg_image is None:
         color = (255, 255, 255, 255)
     if color is not None and options.channels == "rgba":
         red, green, blue, alpha = color
@@ -92,13 +123,17 @@ def vendor_fields(options: OutputOptions, exact: bool, subject_type: str) -> dic
 
 
 def build_request(
-    config: RemoveBgConfig, part: ImagePart, fields: dict[str, str]
+    config: RemoveBgConfig, part: ImagePart, fields: dict[str, str], background: bytes | None
 ) -> httpx.Request:
-    """The multipart POST /v1.0/removebg."""
+    """The multipart POST /v1.0/removebg (with `bg_image_file` when a background is sent)."""
+    files = {"image_file": (part.filename, part.data, part.media_type)}
+    if background is not None:
+        fmt = sniff_format(background) or "png"
+        files["bg_image_file"] = (f"background.{fmt}", background, MEDIA_TYPES[fmt])
     return httpx.Request(
         "POST", config.base_url.rstrip("/") + PATH,
         headers={"X-Api-Key": config.api_key or "", "Accept": "image/*"},
-        files={"image_file": (part.filename, part.data, part.media_type)}, data=fields,
+        files=files, data=fields,
     )
 
 
@@ -163,8 +198,9 @@ class RemoveBgProvider:
         exact = expressible(request.options, request.width, request.height)
         fields = vendor_fields(request.options, exact, self._config.subject_type)
         started = time.monotonic()
+        background = request.options.bg_image if exact else None
         response = await self._http.call(
-            build_request(self._config, part, fields), PATH, request.deadline
+            build_request(self._config, part, fields, background), PATH, request.deadline
         )
         result = parse_response(response, self.name, request.options, exact)
         result.latency_s = time.monotonic() - started

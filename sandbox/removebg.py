@@ -5,8 +5,10 @@ urlencoded or JSON; exactly one of `image_file`, `image_file_b64` (a `data:` pre
 `image_url` (refused: the sandbox has no internet -> 400 `failed_image_download`). Inputs JPG, PNG,
 WebP, at most 22 MB and 50 MP. Options done for real: `size` (default `preview`, legacy aliases),
 `format` (`auto` default, `png`, `jpg`, `webp`, `zip`), `channels`, `crop`, `crop_margin` (1, 2
-or 4 values, px or % of the subject), `bg_color`; `type`/`type_level` only shape `X-Type`; `roi`,
-`scale`, `position`, shadows and `semitransparency` are accepted and ignored.
+or 4 values, px or % of the subject), `bg_color`, `bg_image_file`, `roi`, `scale`, `position`,
+`shadow_type` / `add_shadow` / `shadow_opacity` (one soft drop shadow whatever the type; parsing in
+sandbox/removebg_fields.py); `type`/`type_level` only shape `X-Type`; per-type shadow fields and
+`semitransparency` are accepted and ignored; `bg_image_url` is refused (no internet).
 `Accept: application/json` (exactly) answers `{"data": {"result_b64", "foreground_*"}}`.
 Headers: X-Credits-Charged (0.25 preview, else 1), X-Width/-Height, X-Type, X-Foreground-*,
 X-RateLimit-Limit/-Remaining/-Reset (a per-key window of megapixel units: ceil(MP) per call).
@@ -28,7 +30,6 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.middleware import DefineMiddleware
-from PIL import ImageColor
 
 from providers.images import sniff_format
 from sandbox.accounts import KeyAccounts
@@ -41,37 +42,19 @@ from sandbox.common import (
     run_cpu,
     sandbox_middleware,
 )
-from sandbox.cutout import Spec, render
+from sandbox.cutout import render
 from sandbox.options import SandboxOptions
+from sandbox.removebg_fields import RemoveBgError, bad, parse_roi, parse_spec
 
 MAX_FILE_BYTES = 22 * 1024 * 1024
 MAX_INPUT_PIXELS = 50_000_000
-SIZES = {"preview": "preview", "small": "preview", "regular": "preview", "medium": "medium",
-         "hd": "hd", "full": "full", "4k": "full", "50mp": "50MP", "auto": "auto"}
-CAPS = {"preview": 0.25, "medium": 1.5, "hd": 4.0, "full": 25.0, "50MP": 50.0, "auto": 25.0}
-PNG_CAP = 10.0
 TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation")
 MEDIA = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "zip": "application/zip"}
-_MARGIN = re.compile(r"(\d+(?:\.\d+)?)(px|%)?")
 _DATA_URL = re.compile(r"^data:image/(?:png|jpeg);base64,")
 FAULTS = {400: ("unknown_foreground", "Could not identify foreground in image."),
           402: ("insufficient_credits", "Insufficient credits"),
           403: ("auth_failed", "API Key invalid"),
           429: ("rate_limit_exceeded", "Rate limit exceeded")}
-
-
-class RemoveBgError(Exception):
-    """A documented error answer."""
-
-    def __init__(self, status: int, code: str, title: str, headers: dict[str, str] | None = None):
-        super().__init__(title)
-        self.status, self.code, self.title, self.headers = status, code, title, headers or {}
-
-    def response(self) -> Response:
-        """The `errors[]` envelope."""
-        return Response({"errors": [{"title": self.title, "code": self.code}]},
-                        status_code=self.status, headers=self.headers,
-                        media_type="application/json; charset=utf-8")
 
 
 def error_body(status: int) -> dict[str, Any]:
@@ -80,98 +63,35 @@ def error_body(status: int) -> dict[str, Any]:
     return {"errors": [{"title": title, "code": code}]}
 
 
-def _bad(code: str, title: str) -> RemoveBgError:
-    return RemoveBgError(400, code, title)
-
-
-def _bool(value: object, name: str) -> bool:
-    text = str(value).strip().lower()
-    if text not in ("true", "false", "1", "0"):
-        raise _bad(f"invalid_{name}", f"Invalid {name}")
-    return text in ("true", "1")
-
-
-def _margin(text: str) -> tuple[tuple[float, ...], tuple[bool, ...]]:
-    """(top, right, bottom, left) values and whether each is a fraction of the subject."""
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    matches = [_MARGIN.fullmatch(p) for p in parts]
-    if len(parts) not in (1, 2, 4) or not all(matches):
-        raise _bad("invalid_crop_margin", "Invalid crop_margin")
-    values = [(float(m.group(1)), m.group(2) == "%") for m in matches if m]
-    if any(v > 50 if pct else v > 500 for v, pct in values):
-        raise _bad("invalid_crop_margin", "crop_margin is at most 50% or 500px per side")
-    values = (values * 4)[:4] if len(values) == 1 else (
-        [values[0], values[1], values[0], values[1]] if len(values) == 2 else values)
-    return (tuple(v / 100 if pct else v for v, pct in values), tuple(pct for _, pct in values))
-
-
-def _color(text: str) -> tuple[int, int, int, int]:
-    value = text.strip()
-    if re.fullmatch(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})", value):
-        value = "#" + value.lstrip("#")
-    try:
-        rgb = ImageColor.getrgb(value)
-    except ValueError:
-        raise _bad("invalid_bg_color", "Invalid bg_color") from None
-    return (rgb[0], rgb[1], rgb[2], rgb[3] if len(rgb) == 4 else 255)
-
-
-def parse_spec(fields: dict[str, Any]) -> tuple[Spec, str]:
-    """The render spec and the size name of one call (raises RemoveBgError on bad values)."""
-    size = SIZES.get(str(fields.get("size", "preview")).lower())
-    if size is None:
-        raise _bad("invalid_size", "Invalid size")
-    fmt = str(fields.get("format", "auto")).lower()
-    channels = str(fields.get("channels", "rgba")).lower()
-    if fmt not in ("auto", *MEDIA):
-        raise _bad("invalid_format", "Invalid format")
-    if channels not in ("rgba", "alpha"):
-        raise _bad("invalid_channels", "Invalid channels")
-    if sum(bool(fields.get(n)) for n in ("bg_color", "bg_image_url", "bg_image_file")) > 1:
-        raise _bad("multiple_bg_sources", "Only one background source is allowed")
-    if fields.get("bg_image_url") or fields.get("bg_image_file"):
-        raise _bad("failed_bg_download", "Background images are not available in the sandbox")
-    crop = _bool(fields.get("crop", "false"), "crop")
-    margin, relative = ((0.0,) * 4, (False,) * 4)
-    if crop and fields.get("crop_margin"):
-        margin, relative = _margin(str(fields["crop_margin"]))
-    cap = CAPS[size] if fmt not in ("png", "auto") and channels == "rgba" else min(
-        CAPS[size], PNG_CAP)
-    spec = Spec(format=fmt, channels=channels, max_megapixels=cap, crop=crop,
-                margin=margin, relative=relative,  # type: ignore[arg-type]
-                bg_color=_color(str(fields["bg_color"])) if fields.get("bg_color") else None)
-    return spec, size
-
-
 async def _fields(request: Request) -> dict[str, Any]:
     if request.content_type[0] == "application/json":
         try:
             body = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
-            raise _bad("invalid_request", "Body is not valid JSON") from None
+            raise bad("invalid_request", "Body is not valid JSON") from None
         return body if isinstance(body, dict) else {}
     try:
         form = await request.form()
     except Exception:  # the parser raises several types on malformed bodies
-        raise _bad("invalid_request", "Malformed body") from None
+        raise bad("invalid_request", "Malformed body") from None
     return dict(form.items())
 
 
 async def _image(fields: dict[str, Any]) -> bytes:
     given = [n for n in ("image_file", "image_file_b64", "image_url") if fields.get(n)]
     if not given:
-        raise _bad("missing_source", "No image given")
+        raise bad("missing_source", "No image given")
     if len(given) > 1:
-        raise _bad("multiple_sources", "Only one image source is allowed")
+        raise bad("multiple_sources", "Only one image source is allowed")
     if given[0] == "image_url":
-        raise _bad("failed_image_download", "Failed to download image: the sandbox has no internet")
+        raise bad("failed_image_download", "Failed to download image: the sandbox has no internet")
     if given[0] == "image_file":
         upload = fields["image_file"]
         return await upload.read() if isinstance(upload, UploadFile) else b""
     try:
         return base64.b64decode(_DATA_URL.sub("", str(fields["image_file_b64"])), validate=True)
     except (binascii.Error, ValueError):
-        raise _bad("failed_to_read_image", "Failed to read image") from None
+        raise bad("failed_to_read_image", "Failed to read image") from None
 
 
 def x_type(fields: dict[str, Any]) -> str | None:
@@ -202,17 +122,21 @@ def create_removebg_app(options: SandboxOptions) -> Litestar:
         key = key_of(request)
         fields = await _fields(request)
         data = await _image(fields)
-        spec, size = parse_spec(fields)
+        upload = fields.get("bg_image_file")
+        background = await upload.read() if isinstance(upload, UploadFile) else None
+        spec, size = parse_spec(fields, background)
         if len(data) > MAX_FILE_BYTES:
-            raise _bad("file_too_large", "File is larger than 22 MB")
+            raise bad("file_too_large", "File is larger than 22 MB")
         if sniff_format(data) not in ("jpeg", "png", "webp"):
-            raise _bad("unsupported_image_format", "Supported: JPG, PNG, WebP")
+            raise bad("unsupported_image_format", "Supported: JPG, PNG, WebP")
         try:
             width, height = header_size(data)
         except ImageDecodeError:
-            raise _bad("failed_to_read_image", "Failed to read image") from None
+            raise bad("failed_to_read_image", "Failed to read image") from None
         if width * height > MAX_INPUT_PIXELS:
-            raise _bad("resolution_too_high", "Image is larger than 50 megapixels")
+            raise bad("resolution_too_high", "Image is larger than 50 megapixels")
+        if fields.get("roi"):
+            spec = msgspec.structs.replace(spec, roi=parse_roi(str(fields["roi"]), width, height))
         wait = accounts.hit(key, max(1, math.ceil(width * height / 1e6)))
         limit, left, reset = accounts.window(key)
         window = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(left),
@@ -227,7 +151,7 @@ def create_removebg_app(options: SandboxOptions) -> Litestar:
             out = await run_cpu(render, data, spec, options.instant)
         except ImageDecodeError:
             accounts.refund(key, charge)
-            raise _bad("failed_to_read_image", "Failed to read image") from None
+            raise bad("failed_to_read_image", "Failed to read image") from None
         left_, top, fg_width, fg_height = out.box
         headers = {**window, "X-Credits-Charged": f"{charge:g}", "X-Width": str(out.width),
                    "X-Height": str(out.height), "X-Foreground-Top": str(top),

@@ -160,7 +160,8 @@ def test_providers_route_lists_capabilities_health_and_why_disabled(
 
     assert listed["removebg"]["enabled"] and listed["removebg"]["health"] is True
     assert sorted(listed["removebg"]["capabilities"]["native"]) == [
-        "bg_color", "channels", "crop", "format", "size"]
+        "bg_color", "bg_image", "channels", "crop", "format", "position", "roi", "scale",
+        "shadow", "size"]
     assert listed["removebg"]["capabilities"]["max_megapixels"] == 25.0
     assert listed["clipdrop"]["capabilities"]["native"] == ["format"]
     assert listed["clipdrop"]["health"] is None  # no health or account call
@@ -175,3 +176,20 @@ def test_providers_route_lists_capabilities_health_and_why_disabled(
         "bg_color", "channels", "crop", "despill", "format", "size"]
     assert listed["rembg-off"]["capabilities"]["output"] == "cutout"
     assert REMOVEBG_KEY not in repr(listed)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("removebg", set()), ("photoroom", {"roi", "scale", "position", "shadow"}),
+])
+def test_remove_bg_only_options_are_native_to_removebg(
+    name: str, expected: set[str], sandbox: SandboxUrls, tmp_path: Path, http: httpx.Client
+) -> None:
+    settings = settings_for(tmp_path, {name: TABLES[name](sandbox)})
+    with running_gateway(settings) as base:
+        response = remove(http, base, IMAGE, roi="0 0 60% 100%", scale="80%", shadow="true")
+
+    assert response.status_code == 200, response.text
+    assert emulated(response) == expected
+    alpha = decode(response.content).getchannel("A")
+    assert alpha.size == SIZE
+    assert alpha.crop((round(SIZE[0] * 0.8), 0, *SIZE)).getextrema()[1] < 128  # right of the roi

@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 from pytest_httpx import HTTPXMock
 
-from providers.base import Margin, OutputOptions, ProviderRequest, SupportsCredits, SupportsHealth
+from providers.base import (
+    Length,
+    Margin,
+    OutputOptions,
+    ProviderRequest,
+    Roi,
+    SupportsCredits,
+    SupportsHealth,
+)
 from providers.errors import ProviderRateLimited
 from providers.removebg import RemoveBgProvider, expressible
 from providers.removebg_config import RemoveBgConfig
@@ -126,11 +134,38 @@ async def test_alpha_channel_is_a_mask(httpx_mock: HTTPXMock, client: httpx.Asyn
     assert result.kind == "mask" and result.final
 
 
+async def test_roi_scale_shadow_and_background_image_travel_as_vendor_fields(
+    httpx_mock: HTTPXMock, client: httpx.AsyncClient
+) -> None:
+    httpx_mock.add_response(url=URL, content=cutout_png(240, 160))
+    httpx_mock.add_response(url=URL, content=cutout_png(240, 160))
+    background = encode(subject(30, 20), "PNG")
+    roi = Roi(Length(10, "px"), Length(5, "%"), Length(90.5, "%"), Length(150, "px"))
+    provider = make(client)
+
+    await provider.remove_background(provider_request(options=OutputOptions(
+        roi=roi, scale=80, shadow=True, shadow_opacity=35, bg_image=background)))
+    await provider.remove_background(provider_request(options=OutputOptions(
+        position=(0, 100))))
+
+    first, second = httpx_mock.get_requests()
+    sent = {k: v.data.decode() for k, v in multipart_parts(first).items()
+            if k not in ("image_file", "bg_image_file")}
+    assert {"roi": "10px 5% 90.5% 150px", "scale": "80%", "position": "original",
+            "shadow_type": "drop", "shadow_opacity": "35"}.items() <= sent.items()
+    assert "bg_color" not in sent
+    part = multipart_parts(first)["bg_image_file"]
+    assert (part.data, part.content_type) == (background, "image/png")
+    assert multipart_parts(second)["position"].data == b"0% 100%"
+
+
 def test_png_over_the_vendor_png_cap_is_not_expressible() -> None:
     assert expressible(OutputOptions(), 3000, 3000)
     assert not expressible(OutputOptions(), 4000, 3000)
     assert expressible(OutputOptions(format="webp"), 4000, 3000)
     assert not expressible(OutputOptions(crop=True, crop_margin=Margin(6, "px")), 100, 100)
+    assert not expressible(OutputOptions(crop=True, scale=50), 100, 100)
+    assert not expressible(OutputOptions(bg_image=b"x", bg_color=(0, 0, 0, 255)), 100, 100)
 
 
 async def test_tiff_and_rotated_jpeg_are_reencoded_upright(

@@ -8,6 +8,7 @@ import zipfile
 
 import httpx
 from litestar.testing import TestClient
+from PIL import Image
 
 from sandbox.options import REMOVEBG_KEY, SandboxOptions
 from sandbox.removebg import create_removebg_app
@@ -123,3 +124,45 @@ def test_credits_run_out_and_the_window_fills() -> None:
     assert limited.status_code == 429 and codes(limited) == ["rate_limit_exceeded"]
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["x-ratelimit-remaining"] == "0"
+
+
+def test_roi_placement_shadow_and_background_image(
+    sandbox: SandboxUrls, client: httpx.Client
+) -> None:
+    image = encode(subject_image(256, 192))
+    blue = encode(Image.new("RGB", (40, 30), (0, 0, 255)), "PNG")
+
+    left_half = post(client, sandbox.removebg, {"size": "full", "roi": "0 0 50% 100%"}, image)
+    placed = post(client, sandbox.removebg, {"size": "full", "scale": "50%"}, image)
+    shadowed = post(client, sandbox.removebg, {"size": "full", "shadow_type": "drop"}, image)
+    plain = post(client, sandbox.removebg, {"size": "full"}, image)
+    backed = client.post(f"{sandbox.removebg}/v1.0/removebg", headers=AUTH,
+                         data={"size": "full", "format": "jpg"},
+                         files={"image_file": ("a.jpg", image, "image/jpeg"),
+                                "bg_image_file": ("b.png", blue, "image/png")})
+
+    for response in (left_half, placed, shadowed, plain, backed):
+        assert response.status_code == 200, response.text
+    right = decode(left_half.content).getchannel("A").crop((130, 0, 256, 192))
+    assert right.getextrema() == (0, 0)
+    box = {name: int(plain.headers[f"x-foreground-{name}"])
+           for name in ("left", "top", "width", "height")}
+    placed_width = int(placed.headers["x-foreground-width"])
+    assert placed_width < box["width"]
+    centre = int(placed.headers["x-foreground-left"]) + placed_width / 2
+    assert abs(centre - 128) < 8  # a scale without position is centred
+    below = (box["left"] + box["width"] // 2, box["top"] + box["height"] + 1)
+    assert decode(shadowed.content).getpixel(below)[3] > decode(plain.content).getpixel(below)[3]
+    red, green, blue_ = decode(backed.content).getpixel((0, 0))
+    assert blue_ > 200 and red < 50 and green < 50
+
+
+def test_placement_field_errors(sandbox: SandboxUrls, client: httpx.Client) -> None:
+    image = encode(subject_image(64, 48))
+    cases = [({"roi": "0 0 100px 10px"}, "roi_exceeds_bounds"),
+             ({"roi": "10 10 10 40"}, "roi_region_empty"), ({"roi": "1 2 3"}, "invalid_roi"),
+             ({"scale": "5%"}, "invalid_scale"), ({"position": "left"}, "invalid_position"),
+             ({"shadow_opacity": "101", "shadow_type": "drop"}, "invalid_shadow_opacity")]
+    for fields, code in cases:
+        response = post(client, sandbox.removebg, fields, image)
+        assert (response.status_code, codes(response)) == (400, [code]), fields
