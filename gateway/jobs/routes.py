@@ -13,11 +13,13 @@ import re
 import time
 import uuid
 import zipfile
+from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import PathParameter
 
 from gateway.api.problems import problem_response
 from gateway.api.responses import removal_headers, removal_response
@@ -37,6 +39,8 @@ from gateway.settings import Settings
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _PUT_AT_ONCE = 16
+JobId = Annotated[str, PathParameter()]
+Index = Annotated[int, PathParameter()]
 
 
 def jobs_of(request: Request) -> Jobs:
@@ -55,7 +59,7 @@ def owner_name(client: Client | None) -> str:
     return client.name if client is not None else "anonymous"
 
 
-async def _owned(request: Request, job_id: str) -> tuple[Jobs, JobMeta]:
+async def _owned(request: Request, job_id: JobId) -> tuple[Jobs, JobMeta]:
     jobs = jobs_of(request)
     client = runtime_of(request).auth.identify(request.headers)
     meta = await jobs.records.meta(job_id) if _JOB_ID.match(job_id) else None
@@ -96,7 +100,7 @@ async def create_job(request: Request) -> Response[bytes]:
                  {"Location": location, **rate_headers})
 
 
-async def job_status(request: Request, job_id: str) -> Response[bytes]:
+async def job_status(request: Request, job_id: JobId) -> Response[bytes]:
     """The job's status document."""
     jobs, meta = await _owned(request, job_id)
     view = await jobs.records.view(meta)
@@ -105,7 +109,7 @@ async def job_status(request: Request, job_id: str) -> Response[bytes]:
     return _json(view)
 
 
-async def item_result(request: Request, job_id: str, index: int) -> Response[bytes]:
+async def item_result(request: Request, job_id: JobId, index: Index) -> Response[bytes]:
     """One item's result, as the synchronous API would have answered it."""
     jobs, _ = await _owned(request, job_id)
     record = await jobs.records.item(job_id, index)
@@ -140,7 +144,7 @@ def _zip(files: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-async def job_archive(request: Request, job_id: str) -> Response[bytes]:
+async def job_archive(request: Request, job_id: JobId) -> Response[bytes]:
     """A ZIP of every result so far (`00000.png`, … by item index)."""
     jobs, meta = await _owned(request, job_id)
     files: list[tuple[str, bytes]] = []
@@ -156,7 +160,7 @@ async def job_archive(request: Request, job_id: str) -> Response[bytes]:
                     headers={"Content-Disposition": disposition})
 
 
-async def cancel_job(request: Request, job_id: str) -> Response[bytes]:
+async def cancel_job(request: Request, job_id: JobId) -> Response[bytes]:
     """Cancel the items not yet started; running items finish. Answers the status document."""
     jobs, meta = await _owned(request, job_id)
     if await jobs.records.cancel(job_id, time.time()) == 1:
