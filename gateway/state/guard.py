@@ -2,7 +2,8 @@
 
 Every Redis user (shared state, result cache, ledger) holds one `RedisGuard`. The first failure
 logs `redis_lost` once for that backend and switches to the local stand-in; while lost, Redis is
-tried again at most every `retry_interval_s` (one call pays for the probe, the rest stay local);
+tried again at most every `retry_interval_s` by one call at a time (that call pays for the probe,
+e.g. a connect timeout when Redis's host is unreachable; every other call stays local);
 the first success logs `redis_recovered` once and runs the backend's `on_recover` hook (e.g. the
 ledger writes the records it buffered meanwhile).
 """
@@ -37,6 +38,7 @@ class RedisGuard:
         self.on_recover: Callable[[], Awaitable[None]] | None = None
         self._lost = False
         self._next_try = 0.0
+        self._probing = False
 
     @property
     def lost(self) -> bool:
@@ -63,13 +65,23 @@ class RedisGuard:
         self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
     ) -> T:
         """`remote()` on Redis, or `local()` while Redis is lost (or when this call loses it)."""
-        if self._lost and time.monotonic() < self._next_try:
+        if not self._lost:
+            try:
+                result = await remote()
+            except REDIS_ERRORS as exc:
+                self.failed(exc)
+                return await local()
+            return result
+        if self._probing or time.monotonic() < self._next_try:
             return await local()
+        self._probing = True
         try:
             result = await remote()
         except REDIS_ERRORS as exc:
             self.failed(exc)
             return await local()
+        finally:
+            self._probing = False
         await self.succeeded()
         return result
 

@@ -290,3 +290,18 @@ async def test_sweep_drops_expired_memory_entries() -> None:
     await cache.sweep_expired()
     assert not await store.exists("gone")
     assert await store.exists("kept")
+
+
+async def test_lost_redis_store_falls_back_to_an_in_process_store() -> None:
+    """Nothing listens on the port: lookups miss, then hit what was put meanwhile; no error."""
+    settings = CacheSettings(backend="redis", redis_url="redis://127.0.0.1:1/0")
+    cache = open_cache(settings)
+    try:
+        assert cache.guard is not None
+        assert await cache.get("k") is None
+        assert cache.guard.lost
+        assert await cache.put("k", result()) is True
+        found = await cache.get("k")
+        assert found is not None and found.provider == result().provider
+    finally:
+        await cache.aclose()

@@ -183,3 +183,16 @@ async def test_sqlite_group_commit_under_concurrency(tmp_path: Path) -> None:
     reopened = SqliteLedger(tmp_path / "burst.sqlite3")
     assert sum(row.images for row in await reopened.summarize(None, None, None)) == 300
     await reopened.aclose()
+
+
+async def test_redis_ledger_buffers_while_redis_is_unreachable() -> None:
+    """Nothing listens on the port: records are kept in process and still counted."""
+    ledger = RedisLedger.from_url("redis://127.0.0.1:1/0", "bg-test-lost:")
+    try:
+        await ledger.record(rec("r1", "alice", "local", 1.0, 0))
+        await ledger.record(rec("r2", "alice", "local", 2.0, 5))
+        assert ledger.guard.lost
+        rows = await ledger.summarize("alice", None, None)
+    finally:
+        await ledger.aclose()
+    assert [(r.client, r.provider, r.images, r.cost) for r in rows] == [("alice", "local", 2, 3.0)]
