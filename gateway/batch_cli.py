@@ -154,7 +154,7 @@ def summary(console: Console, outcomes: list[Outcome], skipped: int, elapsed: fl
     console.print(table)
     rate = len(outcomes) / elapsed if elapsed > 0 else 0.0
     console.print(f"{len(done)} written, {skipped} skipped (already there), {len(failed)} failed "
-                  f"in {elapsed:.1f} s ({rate:.1f} images/s)")
+                  f"in {elapsed:.1f} s ({rate:.1f} images/s), cost {sum(o.cost for o in done):g}")
     for outcome in failed:
         console.print(f"[red]failed[/red] {outcome.task.source}: {outcome.error}")
     return 1 if failed else 0
