@@ -181,7 +181,7 @@ def capabilities(config: RemoveBgConfig) -> Capabilities:
 
 
 class RemoveBgProvider:
-    """remove.bg: format, channels, size, crop and bg_color done by the vendor."""
+    """remove.bg: every option but crop_margin, despill, zip and trimap done by the vendor."""
 
     def __init__(self, name: str, config: RemoveBgConfig, client: httpx.AsyncClient) -> None:
         self.name = name
