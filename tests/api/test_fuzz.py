@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 
 import pytest
@@ -51,3 +52,37 @@ async def test_random_requests_never_crash(client: AsyncTestClient, seed: int) -
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith(("application/problem+json",
                                                              "application/json"))
+
+
+def hostile_json(rng: random.Random) -> bytes:
+    """A JSON body built to hurt a parser: deep nesting, many keys, long or odd values."""
+    choice = rng.randrange(4)
+    if choice == 0:  # nested lists/objects, 10 to 3,000 deep, sometimes unclosed
+        depth = rng.randrange(10, 3000)
+        opens = "".join(rng.choice(('[', '{"a":')) for _ in range(depth))
+        closes = "".join("]" if c == "[" else "}" for c in reversed(opens.replace('{"a":', "{")))
+        body = '{"format": ' + opens + "1" + closes[: rng.randrange(len(closes) + 1)] + "}"
+    elif choice == 1:  # thousands of keys
+        body = "{" + ",".join(f'"k{i}": {i}' for i in range(rng.randrange(50, 5000))) + "}"
+    elif choice == 2:  # a wide array as a value
+        body = '{"image_base64": [' + ",".join("1" for _ in range(rng.randrange(1, 40000))) + "]}"
+    else:  # valid image plus a deep value under an unknown key
+        body = ('{"image_base64": "' + base64.b64encode(JPEG).decode() + '", "x": '
+                + "[" * 40 + "]" * 40 + "}")
+    return body.encode()
+
+
+@pytest.mark.parametrize("seed", range(16))
+async def test_hostile_bodies_never_crash(client: AsyncTestClient, seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    route = rng.choice(ROUTES)
+    if rng.random() < 0.6:
+        response = await client.post(route, content=hostile_json(rng),
+                                     headers={"content-type": "application/json"})
+    else:
+        parts = {f"f{i}": "1" for i in range(rng.randrange(50, 400))}
+        response = await client.post(route, data=parts, files={"image_file": ("a.jpg", JPEG)})
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text and "Recursion" not in response.text
+    assert response.headers["content-type"].startswith(("application/problem+json",
+                                                         "application/json", "image/"))
