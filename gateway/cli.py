@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import importlib.metadata
 import logging
 import os
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="input image (JPEG, PNG, WebP, TIFF, BMP, GIF); - reads stdin")
     remove.add_argument("-o", "--output", type=Path, required=True,
                         help="where to write the result; - writes stdout")
-    remove.add_argument("--format", choices=["png", "jpg", "webp"], help="output encoding (png)")
+    remove.add_argument("--format", choices=["png", "jpg", "webp", "zip"],
+                        help="output encoding (png); zip = color.jpg + alpha.png")
     remove.add_argument("--channels", choices=["rgba", "alpha"],
                         help="rgba cutout (default) or the alpha matte alone")
     remove.add_argument("--size", choices=["preview", "medium", "hd", "full", "auto"],
@@ -57,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--bg-color", help="composite onto a colour: white, #ff0000, #0008 …")
     remove.add_argument("--despill", action="store_true",
                         help="remove background colour bleeding into soft edges")
+    remove.add_argument("--bg-image", type=Path, help="composite onto this image (covers, centred)")
+    remove.add_argument("--bg-image-url", help="composite onto the image at this URL")
+    remove.add_argument("--roi", help="keep only the subject inside 'x1 y1 x2 y2' (px or %%)")
+    remove.add_argument("--scale", help="subject size: 10%%..100%% of the canvas, or original")
+    remove.add_argument("--position", help="subject place: original, center, 'N%%' or 'H%% V%%'")
+    remove.add_argument("--shadow", action="store_true", help="soft drop shadow under the subject")
+    remove.add_argument("--shadow-opacity", help="shadow opacity 0-100 (50)")
     remove.add_argument("--trimap", type=Path,
                         help="grayscale trimap of the same size (0 bg, 255 fg, grey unknown)")
     remove.add_argument("--provider", help="pin one configured provider")
@@ -94,9 +103,14 @@ def _parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> list[tuple[str, str]]:
     pairs = [("format", args.format), ("channels", args.channels), ("size", args.size),
              ("crop_margin", args.crop_margin), ("bg_color", args.bg_color),
-             ("provider", args.provider)]
+             ("provider", args.provider), ("bg_image_url", args.bg_image_url), ("roi", args.roi),
+             ("scale", args.scale), ("position", args.position),
+             ("shadow_opacity", args.shadow_opacity)]
+    if args.bg_image:
+        pairs.append(("bg_image_base64", base64.b64encode(args.bg_image.read_bytes()).decode()))
     options = [(k, v) for k, v in pairs if v]
-    options += [(k, "true") for k, flag in (("crop", args.crop), ("despill", args.despill)) if flag]
+    flags = (("crop", args.crop), ("despill", args.despill), ("shadow", args.shadow))
+    options += [(k, "true") for k, flag in flags if flag]
     return options
 
 
