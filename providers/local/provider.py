@@ -24,8 +24,6 @@ from providers.local.refine import refine_matte
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
-log = structlog.get_logger("providers.local")
-
 
 class LocalProvider:
     """Computes mattes on this machine, in worker threads, without network.
@@ -47,8 +45,11 @@ class LocalProvider:
             cost=config.cost, rate_limit=config.rate_limit,
         )
         self.engine, self.choice = engine or choose_engine(name, config)
-        log.info("local_engine", provider=name, engine=self.choice.engine,
-                 model=self.choice.model, reason=self.choice.reason)
+        # A fresh logger, not a module-level one: a cached logger would ignore later
+        # reconfiguration (log format set after import, tests capturing the start-up line).
+        structlog.get_logger("providers.local").info(
+            "local_engine", provider=name, engine=self.choice.engine, model=self.choice.model,
+            reason=self.choice.reason)
         # CPU-bound work: more threads than cores only adds memory, not throughput; a model's
         # activations are large, so by default it runs one inference at a time.
         neural = self.choice.engine != "classic"
