@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from providers.base import ProviderRequest
+from providers.images import encode_png
+from providers.local.config import LocalConfig
 from providers.local.families import FAMILIES, family, postprocess, preprocess
 from providers.local.onnx_engine import ModelLoadError, OnnxEngine, load_session
+from providers.local.provider import LocalProvider
+from providers.local.refine import edge_band
 from tests.local.tiny_models import SIDES, WEIGHTS, build
+from tests.synthetic import on_plain
 
 #: Hand-computed pre-processing of a constant (200, 100, 50) image: it is divided by its own
 #: maximum (200), giving (1.0, 0.5, 0.25), then by family (x - mean) / std.
@@ -126,3 +134,23 @@ def test_missing_and_corrupt_files_are_load_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="corrupt or not an ONNX model") as caught:
         OnnxEngine(corrupt, family("isnet"))
     assert str(corrupt) in str(caught.value)
+
+
+async def test_provider_matte_is_the_reference_one_unless_refined(tmp_path: Path) -> None:
+    build(tmp_path / "u2netp.onnx", "u2net", "saliency")
+    image, _ = on_plain(7, 900)  # well above the model's 320 px: refinement has work to do
+    rgb = np.asarray(image)
+    request = ProviderRequest(image=encode_png(image), image_format="png", width=image.width,
+                              height=image.height, request_id="r", deadline=time.monotonic() + 60)
+    mattes = {}
+    for refine in (False, True):
+        provider = LocalProvider("local", LocalConfig(model="u2netp", model_dir=str(tmp_path),
+                                                      refine=refine))
+        result = await provider.remove_background(request)
+        mattes[refine] = np.asarray(Image.open(io.BytesIO(result.data)))
+    reference = OnnxEngine(tmp_path / "u2netp.onnx", family("u2net")).matte(rgb)
+    assert np.array_equal(mattes[False], reference)
+    changed = mattes[True] != reference
+    assert changed.any()
+    # Refinement only touches the soft edge (and the pixel next to it), nothing settled.
+    assert not changed[~edge_band(reference, 1)].any()
