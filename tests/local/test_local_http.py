@@ -92,6 +92,23 @@ def test_cutout_and_options_with_the_onnx_engine(onnx_gateway: str,
         assert "trimap" not in response.headers["x-emulated"]
 
 
+@pytest.mark.parametrize(("options", "emulated"), [
+    ({"size": "preview"}, {"size"}),
+    ({"despill": "true"}, {"despill"}),
+    ({"crop": "true", "crop_margin": "5%"}, {"crop", "crop_margin"}),
+    ({"format": "webp", "bg_color": "#ff000080"}, {"format", "bg_color"}),
+])
+def test_every_option_is_emulated_over_the_onnx_matte(
+    onnx_gateway: str, photo: tuple[bytes, np.ndarray], options: dict[str, str],
+    emulated: set[str],
+) -> None:
+    response = httpx.post(f"{onnx_gateway}{URL}", files={"image_file": ("p.png", photo[0])},
+                          data=options, timeout=60)
+    image = _open(response)
+    assert set(response.headers["x-emulated"].split(",")) == emulated
+    assert image.width <= photo[1].shape[1] and image.height <= photo[1].shape[0]
+
+
 def test_providers_listing_shows_engine_model_family_licence(onnx_gateway: str) -> None:
     listed = httpx.get(f"{onnx_gateway}/v1/providers", timeout=10).json()["providers"]
     engine = listed[0]["engine"]
