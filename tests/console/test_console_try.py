@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from playwright.sync_api import expect
 
 from gateway.console.routes import CONTENT_SECURITY_POLICY
+from sandbox.server import SandboxUrls
 from tests.console.conftest import CLIENT_KEY, CLIENT_NAME, Watched, use_key
-from tests.integration.kit import product_jpeg
+from tests.integration.kit import product_jpeg, running_gateway, settings_for, withoutbg
 
 
 def jpeg_file(seed: int = 3, size: int = 96) -> dict[str, object]:
@@ -28,6 +31,15 @@ def test_pages_are_served_with_a_strict_policy(gateway: str) -> None:
     assert script.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert httpx.get(f"{gateway}/console/../gateway/app.py").status_code == 404
     assert httpx.get(f"{gateway}/console/nothing.js").status_code == 404
+
+
+def test_the_console_can_be_switched_off(sandbox: SandboxUrls, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, {"withoutbg": withoutbg(sandbox)},
+                            console={"enabled": False})
+    with running_gateway(settings) as base:
+        assert httpx.get(f"{base}/").status_code == 404
+        assert httpx.get(f"{base}/console/js/main.js").status_code == 404
+        assert httpx.get(f"{base}/health").status_code == 200
 
 
 def test_upload_shows_the_answering_provider_and_keeps_the_key_out_of_urls(

@@ -4,8 +4,9 @@
 import { el } from "./dom.js";
 
 export const OPTIONS = [
-  { name: "format", label: "Format", kind: "select", values: ["png", "jpg", "webp"],
-    help: "jpg has no transparency: it is flattened on the background colour (white if none)" },
+  { name: "format", label: "Format", kind: "select", values: ["png", "jpg", "webp", "zip"],
+    help: "jpg has no transparency (flattened on the background colour, white if none); "
+      + "zip: a colour image plus the matte" },
   { name: "channels", label: "Channels", kind: "select", values: ["rgba", "alpha"],
     help: "alpha: only the matte (white = kept)" },
   { name: "size", label: "Size", kind: "select",
@@ -15,7 +16,16 @@ export const OPTIONS = [
   { name: "crop_margin", label: "Crop margin", kind: "text", placeholder: "12px or 5%" },
   { name: "bg_color", label: "Background colour", kind: "color",
     placeholder: "none, white, #rrggbb or #rrggbbaa" },
+  { name: "bg_image_url", label: "Background image URL", kind: "text",
+    placeholder: "https://… (instead of a colour)" },
+  { name: "bg_image_file", label: "Background image file", kind: "file" },
   { name: "despill", label: "Despill (clean colour bleeding into edges)", kind: "bool" },
+  { name: "roi", label: "Region of interest", kind: "text", placeholder: "x1 y1 x2 y2 (px or %)" },
+  { name: "scale", label: "Subject scale", kind: "text", placeholder: "original or 10%…100%" },
+  { name: "position", label: "Subject position", kind: "text",
+    placeholder: "original, center, N% or H% V%" },
+  { name: "shadow", label: "Add a drop shadow", kind: "bool" },
+  { name: "shadow_opacity", label: "Shadow opacity", kind: "text", placeholder: "0…100 (50)" },
 ];
 
 function field(option, prefix) {
@@ -27,6 +37,8 @@ function field(option, prefix) {
   } else if (option.kind === "bool") {
     input = el("input", { id, name: option.name, type: "checkbox" });
     return el("label", { class: "check", title: option.help }, input, " ", option.label);
+  } else if (option.kind === "file") {
+    input = el("input", { id, name: option.name, type: "file", accept: "image/*" });
   } else {
     input = el("input", { id, name: option.name, type: "text", placeholder: option.placeholder,
       autocomplete: "off", spellcheck: "false" });
@@ -40,7 +52,8 @@ function field(option, prefix) {
   return row;
 }
 
-/** Render the options into `root`; returns a function giving the non-default values. */
+/** Render the options into `root`; returns a function giving the non-default values
+ * (strings, or a File for a file option). */
 export function optionsForm(root, prefix, { extra = true } = {}) {
   root.replaceChildren(...OPTIONS.map((o) => field(o, prefix)));
   let more = null;
@@ -53,7 +66,9 @@ export function optionsForm(root, prefix, { extra = true } = {}) {
     const values = {};
     for (const option of OPTIONS) {
       const input = root.querySelector(`[name="${option.name}"]`);
-      const value = option.kind === "bool" ? (input.checked ? "true" : "") : input.value.trim();
+      let value = input.value.trim();
+      if (option.kind === "bool") value = input.checked ? "true" : "";
+      if (option.kind === "file") value = input.files[0] || "";
       if (value) values[option.name] = value;
     }
     for (const line of (more?.value || "").split("\n")) {

@@ -1,5 +1,5 @@
 // The Try page: one image (file, drop, paste or URL), providers and options, one removal.
-import { call, postJSON } from "./api.js";
+import { call } from "./api.js";
 import { $, factList } from "./dom.js";
 import { optionsForm, providerChecks } from "./options.js";
 import { ResultViewer } from "./viewer.js";
@@ -61,9 +61,9 @@ export function setupTry(root, { providers, toast }) {
 
   async function send(fields) {
     const url = urlInput.value.trim();
-    if (url) return postJSON("/v1/remove-background", { image_url: url, ...fields });
     const form = new FormData();
-    form.append("image_file", image, image.name || "image");
+    if (url) form.append("image_url", url);
+    else form.append("image_file", image, image.name || "image");
     if (trimapInput.files[0]) form.append("trimap_file", trimapInput.files[0]);
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     return call("/v1/remove-background", { method: "POST", body: form });
@@ -85,8 +85,13 @@ export function setupTry(root, { providers, toast }) {
       const after = URL.createObjectURL(blob);
       urls = [before, after].filter((u) => u.startsWith("blob:"));
       const provider = response.headers.get("x-provider") || "";
-      const ext = EXTENSIONS[blob.type] || "png";
-      viewer.show(image ? before : after, after, { provider, filename: `cutout-${provider}.${ext}` });
+      const ext = EXTENSIONS[blob.type] || blob.type.split("/").pop() || "bin";
+      const filename = `cutout-${provider}.${ext}`;
+      if (blob.type.startsWith("image/")) {
+        viewer.show(image ? before : after, after, { provider, filename });
+      } else {
+        viewer.file(after, filename, `The answer is a ${blob.type} file (not shown): download it.`);
+      }
       facts.replaceChildren(factList(describeAnswer(response.headers)));
     } catch (err) {
       problem.textContent = describeProblem(err);

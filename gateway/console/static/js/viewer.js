@@ -38,6 +38,7 @@ export class ResultViewer {
     this.before = null;
     this.result = null;
     this.slider.addEventListener("input", () => this.clip());
+    window.addEventListener("resize", () => this.layout());
     backgroundPicker($(".backgrounds", root), (bg, colour) => paintBackground(this.stage, bg,
       colour));
     for (const button of root.querySelectorAll("[data-zoom]")) {
@@ -61,6 +62,17 @@ export class ResultViewer {
     this.setMode(this.mode);
   }
 
+  /** An answer that is not an image (e.g. `format=zip`): only the download link. */
+  file(url, filename, note) {
+    this.before = null;
+    this.result = null;
+    this.frame.replaceChildren(el("p", { class: "placeholder", text: note }));
+    this.frame.style.width = "";
+    this.download.href = url;
+    this.download.download = filename;
+    this.download.hidden = false;
+  }
+
   setMode(mode) {
     this.mode = mode;
     for (const b of this.root.querySelectorAll("[data-mode]")) {
@@ -79,17 +91,24 @@ export class ResultViewer {
     this.layout();
   }
 
-  /** Fit: the frame scales to the stage. 100%: one image pixel per screen pixel, scrollable. */
+  /** Fit: the whole image inside the stage. 100%: one image pixel per screen pixel, scrollable. */
   layout() {
     if (!this.result) return;
-    const natural = this.result.naturalWidth;
-    this.stage.classList.toggle("actual", this.zoom === "100");
-    this.frame.style.width = this.zoom === "100" && natural ? `${natural}px` : "";
+    const { naturalWidth: w, naturalHeight: h } = this.result;
+    if (!w || !h) return;
+    const actual = this.zoom === "100";
+    this.stage.classList.toggle("actual", actual);
+    const scale = actual ? 1 : Math.min((this.stage.clientWidth - 2) / w,
+      (this.stage.clientHeight - 2) / h);
+    this.frame.style.width = `${Math.max(1, Math.floor(w * scale))}px`;
+    this.slider.style.width = this.frame.style.width;
   }
 
+  /** Before/after: the original left of the split, the cut-out (on the background) right of it. */
   clip() {
     if (!this.result) return;
     const split = this.mode === "slider" ? Number(this.slider.value) : 0;
     this.result.style.clipPath = split ? `inset(0 0 0 ${split}%)` : "";
+    this.before.style.clipPath = split ? `inset(0 ${100 - split}% 0 0)` : "";
   }
 }
