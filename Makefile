@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 CONFIG ?= config/gateway.toml
 
-.PHONY: run test install install-test warm sandbox bench lint clean
+.PHONY: run test install install-test warm sandbox bench lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,15 @@ run: install warm
 sandbox: install warm
 	$(BIN)/bg-gateway sandbox
 
+# The console's browser tests drive Debian's chromium (a browser download of Playwright's own
+# cannot work here). Where apt is unavailable the install fails softly and those tests skip.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \n		|| echo "browser: chromium could not be installed; the console's browser tests will skip"
+
 lint: install-test
 	$(BIN)/ruff check .
 
-test: install-test warm
+test: install-test warm browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

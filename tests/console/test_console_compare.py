@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
-from playwright.sync_api import expect
 
 from tests.console.conftest import CLIENT_KEY, Watched, use_key
 from tests.imaging import encode
 from tests.synthetic import on_plain
+
+expect = pytest.importorskip("playwright.sync_api").expect  # the `test` extra installs it
 
 PAIR = ("withoutbg", "backgrounderase")
 

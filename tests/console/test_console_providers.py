@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import httpx
-from playwright.sync_api import expect
+import pytest
 
 from sandbox.server import SandboxUrls
 from tests.console.conftest import CLIENT_KEY, Watched, use_key
 from tests.integration.kit import product_jpeg, remove, set_fault
+
+expect = pytest.importorskip("playwright.sync_api").expect  # the `test` extra installs it
 
 
 def test_the_table_shows_a_circuit_tripped_by_vendor_faults(

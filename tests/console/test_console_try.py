@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import expect
+import pytest
 
 from gateway.console.routes import CONTENT_SECURITY_POLICY
 from sandbox.server import SandboxUrls
 from tests.console.conftest import CLIENT_KEY, CLIENT_NAME, Watched, use_key
 from tests.integration.kit import product_jpeg, running_gateway, settings_for, withoutbg
+
+expect = pytest.importorskip("playwright.sync_api").expect  # the `test` extra installs it
 
 
 def jpeg_file(seed: int = 3, size: int = 96) -> dict[str, object]:
