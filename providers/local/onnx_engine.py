@@ -74,12 +74,15 @@ class OnnxEngine:
         self.family = spec
         session = load_session(path, intra_op_threads)
         self._session = session
-        self._input: str = session.get_inputs()[0].name
+        first = session.get_inputs()[0]
+        self._input: str = first.name
         self._output: str = session.get_outputs()[0].name
+        # Half-precision exports exist; they take the same numbers as float16.
+        self._dtype = np.float16 if first.type == "tensor(float16)" else np.float32
 
     def matte(self, rgb: np.ndarray) -> np.ndarray:
         """Matte (uint8 HxW, 255 = foreground) of `rgb` (uint8 HxWx3), the same size."""
         height, width = rgb.shape[:2]
-        tensor = preprocess(rgb, self.family)
+        tensor = preprocess(rgb, self.family).astype(self._dtype, copy=False)
         (output,) = self._session.run([self._output], {self._input: tensor})
         return postprocess(output, self.family, width, height)

@@ -86,6 +86,15 @@ def test_engine_output_matches_the_hand_computation(tmp_path: Path, name: str) -
         centres, expected)
 
 
+def test_a_half_precision_model_gets_float16(tmp_path: Path) -> None:
+    path = build(tmp_path / "half.onnx", "isnet", "weighted_abs", half=True)
+    matte = OnnxEngine(path, family("isnet")).matte(stripes(SIDES["isnet"]))
+    side = SIDES["isnet"]
+    centres = [int(matte[side // 2, (2 * i + 1) * side // 6]) for i in range(3)]
+    # float16 rounding of the input moves the levels by a step at most.
+    assert all(abs(g - w) <= 2 for g, w in zip(centres, hand_levels("isnet"), strict=True))
+
+
 def test_the_families_differ_where_they_should() -> None:
     # The hand numbers themselves tell the families apart: a test that swapped mean/std or the
     # activation would not pass for all of them.

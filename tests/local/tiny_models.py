@@ -29,8 +29,10 @@ SIDES: dict[str, int] = {"u2net": 320, "isnet": 1024, "isnet-anime": 1024, "bire
 WEIGHTS = (1.0, 2.0, 4.0)
 
 
-def build(path: Path, family: str, kind: Literal["weighted_abs", "saliency"]) -> Path:
-    """Write a tiny model of `family`'s interface computing `kind` to `path`."""
+def build(path: Path, family: str, kind: Literal["weighted_abs", "saliency"],
+          half: bool = False) -> Path:
+    """Write a tiny model of `family`'s interface computing `kind` to `path` (float16 when
+    `half`: the input is cast to float32 inside, as half-precision exports take float16)."""
     input_name, output_name = NAMES[family]
     side = SIDES[family]
     axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
@@ -48,9 +50,14 @@ def build(path: Path, family: str, kind: Literal["weighted_abs", "saliency"]) ->
         initializers = [axes, *(numpy_helper.from_array(np.array(v, np.float32), n)
                                 for n, v in (("gain", 8.0), ("zero", 0.0), ("one", 1.0)))]
     nodes.append(helper.make_node("Neg", [output_name], ["second"]))
+    input_type = TensorProto.FLOAT
+    if half:
+        input_type = TensorProto.FLOAT16
+        nodes.insert(0, helper.make_node("Cast", ["half_in"], [input_name], to=TensorProto.FLOAT))
+        input_name = "half_in"
     graph = helper.make_graph(
         nodes, f"tiny-{family}-{kind}",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, side, side])],
+        [helper.make_tensor_value_info(input_name, input_type, [1, 3, side, side])],
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [1, 1, side, side]),
          helper.make_tensor_value_info("second", TensorProto.FLOAT, [1, 1, side, side])],
         initializer=initializers,
