@@ -40,11 +40,6 @@ sandbox: install warm
 # The console's browser tests drive Debian's chromium (a browser download of Playwright's own
 # cannot work here). Where apt is unavailable the install fails softly and those tests skip.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \n		|| echo "browser: chromium could not be installed; the console's browser tests will skip"
-
-# The console's browser tests drive Debian's chromium (a browser download of Playwright's own
-# cannot work here). Where apt is unavailable the install fails softly and those tests skip.
-browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
 		|| echo "browser: chromium could not be installed; the console's browser tests will skip"
 
