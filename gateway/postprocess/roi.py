@@ -15,6 +15,14 @@ _SEPARATORS = re.compile(r"[\s,]+")
 Box = tuple[int, int, int, int]
 
 
+class RoiOutOfBounds(InvalidOption):
+    """A pixel coordinate of `roi` lies outside the image (still `invalid_option`)."""
+
+
+class RoiEmpty(InvalidOption):
+    """`roi` has no area (still `invalid_option`)."""
+
+
 def _length(name: str, text: str) -> Length:
     match = _VALUE.match(text.lower())
     if not match:
@@ -38,7 +46,7 @@ def parse_roi(name: str, value: str) -> Roi | None:
     x1, y1, x2, y2 = (_length(name, part) for part in parts)
     for low, high in ((x1, x2), (y1, y2)):
         if low.unit == high.unit and high.value <= low.value:
-            raise InvalidOption(f"option `{name}`: the region is empty (x2 <= x1 or y2 <= y1)")
+            raise RoiEmpty(f"option `{name}`: the region is empty (x2 <= x1 or y2 <= y1)")
     roi = Roi(x1, y1, x2, y2)
     whole = Roi(Length(0, "%"), Length(0, "%"), Length(100, "%"), Length(100, "%"))
     return None if roi == whole else roi
@@ -48,7 +56,7 @@ def _pixels(length: Length, side: int, name: str) -> float:
     if length.unit == "%":
         return length.value / 100 * side
     if length.value > side:
-        raise InvalidOption(f"option `{name}`: {length.value:g}px is outside the {side}px image")
+        raise RoiOutOfBounds(f"option `{name}`: {length.value:g}px is outside the {side}px image")
     return length.value
 
 
@@ -58,7 +66,7 @@ def roi_box(roi: Roi, width: int, height: int, name: str = "roi") -> Box:
     y0, y1 = _pixels(roi.y1, height, name), _pixels(roi.y2, height, name)
     box = round(x0), round(y0), round(x1), round(y1)
     if box[2] <= box[0] or box[3] <= box[1]:
-        raise InvalidOption(f"option `{name}`: the region is empty on this {width}x{height} image")
+        raise RoiEmpty(f"option `{name}`: the region is empty on this {width}x{height} image")
     return box
 
 

@@ -11,8 +11,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from gateway.api.dropin_removebg import foreground_box, removebg_options
+from gateway.api.removebg_fields import auto_format, removebg_request
 from gateway.errors import InvalidOption
+from gateway.postprocess.foreground import foreground_of
+from providers.base import OutputOptions
 from tests.dropin.conftest import (
     CLIENT_KEY,
     assert_centre_cutout,
@@ -27,6 +29,17 @@ from tests.dropin.conftest import (
 from tests.fakes import FakeProvider
 
 KEY = {"X-Api-Key": CLIENT_KEY}
+
+
+def removebg_options(fields: dict[str, object]) -> OutputOptions:
+    """The options a request with `fields` runs with (format auto resolved, no bg image)."""
+    asked = removebg_request(fields, None)
+    return auto_format(asked.options, False) if asked.format_auto else asked.options
+
+
+def foreground_box(data: bytes, channels: str) -> tuple[int, int, int, int]:
+    """(top, left, width, height) of an encoded answer."""
+    return foreground_of(data, "image/png", channels == "alpha")
 
 
 async def test_sample_request_answers_png_with_headers(client: AsyncTestClient) -> None:
@@ -123,10 +136,11 @@ def test_format_auto(fields: dict[str, object], expected: str) -> None:
     assert removebg_options(fields).format == expected
 
 
-@pytest.mark.parametrize("fields", [{"format": "zip"}, {"size": "8k"}, {"crop_margin": "-3px"},
+@pytest.mark.parametrize("fields", [{"format": "tar"}, {"size": "8k"},
+                                    {"crop": "true", "crop_margin": "-3px"},
                                     {"bg_color": "not-a-colour"}, {"crop": "perhaps"}])
 def test_bad_options(fields: dict[str, object]) -> None:
-    """Unsupported values are refused (zip included), naming the option."""
+    """Unsupported values are refused, naming the option."""
     with pytest.raises(InvalidOption):
         removebg_options(fields)
 
@@ -162,8 +176,8 @@ def _errors(response: object) -> dict[str, str]:
     ("request_args", "code"),
     [
         ({"data": {"size": "auto"}}, "missing_source"),
-        ({"files": {"image_file": ("f.jpg", photo(), "image/jpeg")}, "data": {"format": "zip"}},
-         "invalid_option"),
+        ({"files": {"image_file": ("f.jpg", photo(), "image/jpeg")}, "data": {"format": "tar"}},
+         "invalid_format"),
         ({"json": {"image_file_b64": "!!!"}}, "invalid_base64"),
         ({"files": {"image_file": ("f.gif", b"GIF89a-but-not-really", "image/gif")}},
          "invalid_image"),
