@@ -77,6 +77,7 @@ def console_config(urls: SandboxUrls) -> dict[str, Any]:
         "providers": providers,
         "routing": {"allowed_fails": 2, "fail_window_s": 120.0, "cooldown_s": 600.0},
         "clients": {CLIENT_NAME: {"key_sha256": key_sha256}},
+        "experiments": {"ab": {"variants": {"withoutbg": 50.0, "backgrounderase": 50.0}}},
     }
 
 

@@ -23,6 +23,7 @@ function setupKey(onChange) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     setClientKey(input.value.trim());
+    form.classList.remove("wanted");
     input.value = "";
     describe();
     onChange();
@@ -49,6 +50,10 @@ function start() {
   const tryPage = setupTry($("#page-try"), { toast });
   const comparePage = setupCompare($("#page-compare"), { toast });
   const providersPage = setupProviders($("#page-providers"), {
+    needKey() {
+      $("#key-form").classList.add("wanted");
+      toast("This gateway needs a client key: type it at the top right and press Use.");
+    },
     onProviders(list) {
       // Rebuild the provider pickers only when the set of providers changed.
       const signature = list.map((p) => `${p.name}:${p.enabled}`).join(",");

@@ -43,7 +43,7 @@ function recordTable(rows, attrs = {}) {
   }]), rows, { class: "grid-table", ...attrs });
 }
 
-export function setupProviders(root, { onProviders }) {
+export function setupProviders(root, { onProviders, needKey }) {
   const body = $(".prov-table", root);
   const stamp = $(".stamp", root);
   const every = $("#prov-every", root);
@@ -60,8 +60,12 @@ export function setupProviders(root, { onProviders }) {
       stamp.textContent = `updated ${new Date().toLocaleTimeString()}`;
       stamp.classList.remove("bad");
     } catch (err) {
-      stamp.textContent = describeProblem(err);
+      stamp.textContent = err.status === 401
+        ? "This gateway needs a client key: enter it at the top right."
+        : describeProblem(err);
       stamp.classList.add("bad");
+      if (err.status === 401) needKey();
+      return;
     }
     // Spend, credits and experiments change slowly: every fifth refresh.
     if (!root.hidden && slow++ % 5 === 0) await refreshSlow();
@@ -103,6 +107,7 @@ export function setupProviders(root, { onProviders }) {
     timer = setInterval(() => { if (!document.hidden) refresh(); }, Number(every.value) * 1000);
   }
   every.addEventListener("change", schedule);
+  $("#prov-now", root).addEventListener("click", () => { slow = 0; refresh(); });
   schedule();
   return { refresh, shown: () => { slow = 0; refresh(); } };
 }
