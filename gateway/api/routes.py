@@ -13,7 +13,6 @@ from gateway.api.inputs import read_body, read_removal_input
 from gateway.api.options import RequestOptions
 from gateway.api.responses import removal_response
 from gateway.api.serving import admit, serve
-from gateway.compare.experiments import experiment_name
 from gateway.errors import InvalidOption
 from gateway.router import RouteHints
 from gateway.runtime import runtime_of
@@ -56,7 +55,7 @@ async def remove_background(request: Request) -> Response[bytes]:
     served = await serve(
         request, admission, given.image, given.image_url, opts.output,
         hints=route_hints(request, opts), trimap=given.trimap,
-        experiment=experiment_name(request.headers, opts.experiment),
+        experiment=opts.experiment or request.headers.get("x-experiment", "").strip() or None,
         bg_image_url=opts.bg_image_url,
     )
     return removal_response(request, served.removal, served.headers["X-Request-Id"],

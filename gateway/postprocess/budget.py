@@ -23,6 +23,8 @@ class PixelBudget:
     def __init__(self, megapixels: float) -> None:
         self.capacity = int(megapixels * 1_000_000)
         self.in_use = 0
+        self.peak = 0
+        """The most pixels held at once since start (for tests and benchmarks)."""
         self._queue: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @property
@@ -44,6 +46,7 @@ class PixelBudget:
             await self._wait(pixels, deadline)
         else:
             self.in_use += pixels
+        self.peak = max(self.peak, self.in_use)
         try:
             yield
         finally:
@@ -77,4 +80,5 @@ class PixelBudget:
             if future.done():
                 continue
             self.in_use += pixels
+            self.peak = max(self.peak, self.in_use)
             future.set_result(None)
