@@ -87,6 +87,11 @@ async def read_form(
     request: Request, malformed: type[InvalidOption] = InvalidOption
 ) -> list[tuple[str, object]]:
     """A multipart or urlencoded form's items, in order, within MAX_FIELDS."""
+    if request.headers.get("content-type", "").lower().startswith(
+        "application/x-www-form-urlencoded"
+    ) and (await request.body()).count(b"&") >= MAX_FIELDS:
+        # Counted before parsing: the stdlib parser would build every field first.
+        raise malformed(f"the form has more than {MAX_FIELDS} fields")
     try:
         form = await request.form()
     except ClientException as exc:
@@ -96,6 +101,9 @@ async def read_form(
                 f"the multipart body has more than {MAX_FIELDS} parts"
             ) from None
         raise malformed("the multipart body is malformed") from None
+    except UnicodeDecodeError:
+        # Litestar reads a part without a filename as text: an image sent that way is not one.
+        raise malformed("a form field is not UTF-8 text; send files with a filename") from None
     items: list[tuple[str, object]] = list(form.multi_items())
     if len(items) > MAX_FIELDS:
         raise malformed(f"the form has more than {MAX_FIELDS} fields")

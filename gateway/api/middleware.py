@@ -21,7 +21,7 @@ from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import current_client
-from gateway.errors import GatewayError
+from gateway.errors import NoProviderAvailable
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A random per-process prefix plus a counter: unique across instances and restarts without a
@@ -74,6 +74,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             # uvicorn cancels what still runs when the shutdown grace period is over.
             _count_cut(scope)
             status = SHUTDOWN_CUT.status
+            state["error_code"] = SHUTDOWN_CUT.code
             with contextlib.suppress(Exception):  # the client may be gone already
                 for message in _cut_answer(request_id):
                     await send(message)
@@ -99,11 +100,9 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-class _ShuttingDown(GatewayError):
-    """The request was still running when the shutdown grace period ended."""
+class _ShuttingDown(NoProviderAvailable):
+    """The request was still running when the shutdown grace period ended (a documented 503)."""
 
-    status = 503
-    code = "no_provider_available"
     title = "The gateway is shutting down"
 
 

@@ -63,4 +63,5 @@ def test_requests_cut_at_the_end_of_the_grace_period_get_a_503(
     assert [e["cut"] for e in cut] == [in_flight], cut
     logged = [e for e in events if e.get("event") == "request" and e.get("status") == 503]
     assert sorted(e["request_id"] for e in logged) == [f"cut-{i}" for i in range(in_flight)]
+    assert {e["error"] for e in logged} == {"no_provider_available"}
     assert not [e for e in events if e.get("event") == "unhandled_error"]
