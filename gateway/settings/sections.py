@@ -157,7 +157,7 @@ class JobsSettings(_Section, frozen=True):
     item_attempts: Annotated[int, msgspec.Meta(ge=1)] = 3
     """Tries of an item on errors a retry may fix (provider errors, timeouts)."""
     retry_delay_s: Annotated[float, msgspec.Meta(ge=0)] = 1.0
-    max_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    max_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     """How long an item may wait for rate-limit headroom in total before it fails."""
     heartbeat_s: Annotated[int, msgspec.Meta(ge=1)] = 30
     """A running item whose worker was silent this long is picked up again."""
