@@ -10,6 +10,8 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.api.body_limits import MAX_FIELDS
 from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
+from gateway.api.dropin_clipdrop import CLIPDROP_ROUTES
+from gateway.api.dropin_photoroom import PHOTOROOM_ROUTES
 from gateway.api.dropin_removebg import REMOVEBG_ROUTES
 from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
 from gateway.api.middleware import log_cut_requests, request_context_middleware
@@ -34,6 +36,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
     return Litestar(
         route_handlers=[
             *ROUTES, *COMPARE_ROUTES, WITHOUTBG_ROUTES, BACKGROUNDERASE_ROUTES, REMOVEBG_ROUTES,
+            PHOTOROOM_ROUTES, CLIPDROP_ROUTES,
             *console_routes(settings.console), *job_routes(settings),
         ],
         lifespan=[runtime.lifespan, jobs.lifespan],

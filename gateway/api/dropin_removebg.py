@@ -31,6 +31,7 @@ from litestar.exceptions import HTTPException
 from PIL import Image
 
 from gateway.api.dropin_common import failure_of, first_image, read_fields
+from gateway.api.dropin_credits import credits_left
 from gateway.api.inputs import present
 from gateway.api.options import parse_color
 from gateway.api.removebg_fields import (
@@ -51,8 +52,6 @@ __all__ = ["FORMATS", "OPTIONS", "REMOVEBG_ROUTES", "SIZES", "Foreground"]
 #: Fields remove.bg's route shares with the unified API (same syntax; for the OpenAPI document).
 OPTIONS = frozenset({"channels", "crop", "crop_margin", "bg_color", "bg_image_url", "roi",
                      "scale", "position", "shadow_opacity"})
-#: `credits.total` when neither a client quota nor any vendor reports a number.
-UNLIMITED_CREDITS = 1_000_000
 SOURCES = ("image_file", "image_file_b64", "image_url")
 BG_SOURCES = ("bg_color", "bg_image_url", "bg_image_file")
 JSON_TYPE = "application/json; charset=utf-8"
@@ -217,19 +216,12 @@ async def removebg(request: Request) -> Response[bytes]:
 async def account(request: Request) -> Response[bytes]:
     """remove.bg's account document for the calling client.
 
-    A client with a monthly quota: `total` = `subscription` = images left this month (the count
-    the gateway enforces). Otherwise the gateway has no balance of its own: the sum of what the
-    vendors with a credits endpoint report, or UNLIMITED_CREDITS when none does. The key is
-    checked; the call does not count against the client's rate limit or quota.
+    `total` = `subscription` = `credits_left` (the client's images left this month under its
+    quota, else the vendors' reported credits). The key is checked; the call does not count
+    against the client's rate limit or quota.
     """
     runtime = runtime_of(request)
-    client = runtime.auth.identify(request.headers)
-    quota = client.settings.monthly_quota if client else None
-    if client is not None and quota is not None:
-        left = float(max(0, quota - await runtime.auth.used_this_month(client)))
-    else:
-        reported = [n for n in (await runtime.credits()).values() if n is not None]
-        left = float(sum(reported)) if reported else float(UNLIMITED_CREDITS)
+    left = await credits_left(runtime, runtime.auth.identify(request.headers))
     body = {"data": {"attributes": {
         "credits": {"total": left, "subscription": left, "payg": 0, "enterprise": 0},
         "api": {"free_calls": 0, "sizes": "all"},
