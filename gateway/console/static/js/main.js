@@ -2,6 +2,7 @@
 import { clientKey, setClientKey } from "./api.js";
 import { $, $$ } from "./dom.js";
 import { setupCompare } from "./compare.js";
+import { hasJobs, setupJobs } from "./jobs.js";
 import { setupProviders } from "./providers.js";
 import { setupTry } from "./try.js";
 
@@ -40,7 +41,7 @@ const pages = {};
 
 function showTab() {
   const name = (location.hash || "#try").slice(1);
-  const current = ["try", "compare", "providers"].includes(name) ? name : "try";
+  const current = pages[name] ? name : "try";
   for (const section of $$("main > section")) section.hidden = section.dataset.page !== current;
   for (const link of $$("nav a")) link.classList.toggle("active", link.dataset.tab === current);
   if (current === "providers") pages.providers.shown();
@@ -57,11 +58,17 @@ function start() {
     onProviders(list) {
       // Rebuild the provider pickers only when the set of providers changed.
       const signature = list.map((p) => `${p.name}:${p.enabled}`).join(",");
-      if (signature === pages.signature) return;
-      pages.signature = signature;
+      if (signature === start.signature) return;
+      start.signature = signature;
       tryPage.providersChanged(list);
       comparePage.providersChanged(list);
     },
+  });
+  hasJobs().then((present) => {
+    if (!present) return;
+    pages.jobs = setupJobs($("#page-jobs"), { toast });
+    $("nav a[data-tab=jobs]").hidden = false;
+    showTab();
   });
   pages.try = tryPage;
   pages.compare = comparePage;
