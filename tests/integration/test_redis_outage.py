@@ -83,8 +83,9 @@ def test_killing_redis_costs_no_500_and_recovers(
         assert ready["degraded"] is True and ready["ready"] is True
 
         asyncio.run(start_redis_server(port, started))
-        _wait_ready(http, gateway.base, degraded=False)
-        time.sleep(2.2)  # past the backends' retry interval: the next call goes to Redis
+        # /ready probes each backend's Redis; a successful probe ends that backend's outage.
+        assert _wait_ready(http, gateway.base, degraded=False)["redis"] == {
+            "state": True, "cache": True, "ledger": True}
         after = remove(http, gateway.base, IMAGES[0], headers=headers)
         assert after.status_code == 200, after.text
         # Back on Redis (restarted empty): a fresh window, where the fallback's is spent.
