@@ -11,8 +11,9 @@ gets the same exception and nothing is cached; if the computing caller is cancel
 went away), one of the waiters takes over.
 
 When the cache is disabled, `get_or_compute` just calls `compute` (no single-flight either).
-A store that fails (e.g. Redis down) degrades to a miss with a warning log: the cache is an
-optimisation and must not turn a servable request into an error.
+A store that fails degrades to a miss with a warning log: the cache is an optimisation and must
+not turn a servable request into an error. A Redis store that is lost is replaced by an in-process
+MemoryStore until Redis answers again (`gateway.state.guard`: logged once, not per request).
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
 
 from gateway.settings import CacheSettings
+from gateway.state.guard import RedisGuard
+from gateway.state.redis import redacted_url
 from providers.base import OutputOptions
 
 log = structlog.get_logger(__name__)
@@ -85,10 +89,17 @@ def skips_cache(cache_control: str | None) -> bool:
 class ResultCache:
     """Store-backed result cache with per-process single-flight."""
 
-    def __init__(self, store: Store, settings: CacheSettings) -> None:
-        """Cache in `store` (owned: closed by `aclose`) under `settings`."""
+    def __init__(
+        self, store: Store, settings: CacheSettings, guard: RedisGuard | None = None
+    ) -> None:
+        """Cache in `store` (owned: closed by `aclose`); `guard` when the store is Redis."""
         self.store = store
         self.settings = settings
+        self.guard = guard
+        self._standin = MemoryStore()
+        if guard is not None:
+            # Entries made during an outage are dropped once Redis is back (bounded memory).
+            guard.on_recover = self._standin.delete_all
         self._inflight: dict[str, asyncio.Future[CachedResult]] = {}
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(CachedResult)
@@ -98,7 +109,9 @@ class ResultCache:
         if not self.settings.enabled:
             return None
         try:
-            raw = await self.store.get(key)
+            raw = await self._on_store(
+                lambda: self.store.get(key), lambda: self._standin.get(key)
+            )
         except Exception as exc:
             log.warning("cache_get_failed", error=type(exc).__name__)
             return None
@@ -117,12 +130,22 @@ class ResultCache:
         raw = self._encoder.encode(value)
         if len(raw) > self.settings.max_entry_bytes:
             return False
+        ttl = self.settings.ttl_s
         try:
-            await self.store.set(key, raw, expires_in=self.settings.ttl_s)
+            await self._on_store(lambda: self.store.set(key, raw, expires_in=ttl),
+                                 lambda: self._standin.set(key, raw, expires_in=ttl))
         except Exception as exc:
             log.warning("cache_put_failed", error=type(exc).__name__)
             return False
         return True
+
+    async def _on_store(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`remote` on the configured store; on the stand-in while its Redis is lost."""
+        if self.guard is None:
+            return await remote()
+        return await self.guard.run(remote, local)
 
     async def get_or_compute(
         self, key: str, compute: Callable[[], Awaitable[T]],
@@ -169,22 +192,30 @@ class ResultCache:
         """Drop expired entries from memory/file stores (Redis expires keys itself)."""
         if isinstance(self.store, MemoryStore | FileStore):
             await self.store.delete_expired()
+        await self._standin.delete_expired()
 
     async def aclose(self) -> None:
         """Close the store's connections (Redis)."""
         await self.store.__aexit__(None, None, None)
 
 
-def open_store(settings: CacheSettings) -> Store:
-    """Build the Litestar store `settings` names (file directory is created now)."""
+def open_store(settings: CacheSettings) -> tuple[Store, Redis | None]:
+    """Build the Litestar store `settings` names (file directory is created now), and its Redis."""
     if settings.backend == "redis":
-        return RedisStore.with_client(settings.redis_url, namespace=f"{settings.key_prefix}cache")
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        store = RedisStore(client, namespace=f"{settings.key_prefix}cache",
+                           handle_client_shutdown=True)
+        return store, client
     if settings.backend == "file":
         Path(settings.path).mkdir(parents=True, exist_ok=True)
-        return FileStore(Path(settings.path))
-    return MemoryStore()
+        return FileStore(Path(settings.path)), None
+    return MemoryStore(), None
 
 
 def open_cache(settings: CacheSettings) -> ResultCache:
-    """A ResultCache on the store `settings` names."""
-    return ResultCache(open_store(settings), settings)
+    """A ResultCache on the store `settings` names (stand-in while its Redis is lost)."""
+    store, client = open_store(settings)
+    guard = None
+    if client is not None:
+        guard = RedisGuard("cache", redacted_url(settings.redis_url), client.ping)
+    return ResultCache(store, settings, guard)

@@ -22,6 +22,7 @@ from gateway.router import Router
 from gateway.service import RemovalCall, RemovalService, Served
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
+from gateway.state.guard import probe_all
 from providers.base import Provider, SupportsCredits, SupportsHealth
 from providers.errors import ProviderError
 from providers.registry import build_provider
@@ -120,10 +121,7 @@ class Runtime:
         self._router = Router(
             self.providers, configs, settings.routing, self.state, disabled=settings.disabled
         )
-        limiter_uri = (
-            "async+" + settings.state.redis_url if settings.state.backend == "redis" else "memory://"
-        )
-        self._auth = ClientAuth(settings.auth, settings.clients, limiter_uri,
+        self._auth = ClientAuth(settings.auth, settings.clients, self.state,
                                 StateQuotaCounter(self.state), key_prefix=settings.state.key_prefix)
         self._ledger = open_ledger(settings.ledger)
         self.cache = open_cache(settings.cache) if settings.cache.enabled else None
@@ -201,13 +199,16 @@ class Runtime:
         per-process state): pulling every instance out of a load balancer would be worse.
         """
         started = self.state is not None
-        state_ok = started and await self.state.ping()  # type: ignore[union-attr]
+        # {state|cache|ledger: reachable} for those on Redis; a probe also ends an outage.
+        redis = await probe_all(self.state, self.cache, self._ledger) if started else {}
+        state_ok = started and redis.get("state", True)
         return {
             "ready": started and bool(self.providers),
-            "degraded": started and not state_ok,
+            "degraded": started and not all(redis.values()),
             "config": "loaded",
             "providers": sorted(self.providers),
             "state": {"backend": self.settings.state.backend, "reachable": state_ok},
+            "redis": redis,
         }
 
 
