@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 
 from gateway.api.body_limits import MAX_FIELDS
 from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
@@ -15,6 +14,7 @@ from gateway.api.dropin_photoroom import PHOTOROOM_ROUTES
 from gateway.api.dropin_removebg import REMOVEBG_ROUTES
 from gateway.api.dropin_withoutbg import WITHOUTBG_ROUTES
 from gateway.api.middleware import log_cut_requests, request_context_middleware
+from gateway.api.openapi import openapi_config
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
 from gateway.compare.routes import COMPARE_ROUTES
@@ -45,7 +45,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         on_shutdown=[log_cut_requests],
         request_max_body_size=body_limit,
         multipart_form_part_limit=MAX_FIELDS,
-        openapi_config=OpenAPIConfig(title="bg-gateway", version=VERSION, path="/schema"),
+        openapi_config=openapi_config("bg-gateway", VERSION),
         state=State({"runtime": runtime, "jobs": jobs}),
         debug=False,
         logging_config=None,  # gateway.logging configures structlog and stdlib logging

@@ -84,10 +84,12 @@ def parse_flags(fields: Mapping[str, object], known: frozenset[str]) -> OutputOp
             continue
         if isinstance(value, bool):
             text = "true" if value else "false"
-        elif isinstance(value, str | int | float):
+        elif isinstance(value, str | int):
             text = str(value)
+        elif isinstance(value, float) and value.is_integer():  # JSON `50.0` is the integer 50
+            text = str(int(value))
         else:
-            raise InvalidOption(f"option `{key}` must be a string")
+            raise InvalidOption(f"option `{key}` must be a string, boolean or integer")
         pairs.append((key, text))
     return parse_options(pairs, strict=False).output
 

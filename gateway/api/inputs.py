@@ -126,11 +126,13 @@ def _split(
             inputs.setdefault(lowered, value)
         elif isinstance(value, bool):
             options.append((key, "true" if value else "false"))
-        elif isinstance(value, str | int | float):
+        elif isinstance(value, str | int):
             options.append((key, str(value)))
+        elif isinstance(value, float) and value.is_integer():  # JSON `50.0` is the integer 50
+            options.append((key, str(int(value))))
         elif lowered in option_keys:
-            raise InvalidOption(f"option `{key:.40}` must be a plain value, not a file or object")
-        elif value is not None:
+            raise InvalidOption(f"option `{key:.40}` must be a string, boolean or integer")
+        else:
             options.append((key, "<file or object>"))
     return inputs, options
 

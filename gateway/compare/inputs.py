@@ -55,7 +55,7 @@ async def _ground_truth(fields: dict[str, object], max_bytes: int) -> bytes | No
 
 def _tile(value: object) -> int:
     try:
-        tile = int(str(value))
+        tile = int(value) if isinstance(value, float) and value.is_integer() else int(str(value))
     except ValueError:
         raise InvalidOption(f"option `tile` must be an integer from 32 to {MAX_TILE}") from None
     if not 32 <= tile <= MAX_TILE:

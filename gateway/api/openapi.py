@@ -1,0 +1,350 @@
+"""The OpenAPI document at `/schema`: what Litestar cannot derive, and the docs UIs served locally.
+
+The routes read their bodies by hand (multipart, urlencoded, JSON or a raw image, see
+`gateway.api.inputs`), so Litestar sees neither request bodies nor the real answers. Each route
+therefore carries one declaration, an `ApiDoc`, in its decorator's `opt`, and this module merges
+the declarations into the document Litestar builds: request bodies per content type, answers per
+status with their media types and headers, and error answers (problem+json, or a drop-in's vendor
+shape). msgspec Structs named in a declaration become `components.schemas` entries. The options
+of the unified API come from `gateway.api.options` (and the configured providers, policies and
+experiments), so a new option shows up in the document without touching this module.
+
+The declarations of the existing routes are tables keyed by (METHOD, path):
+`gateway.api.openapi_routes` (unified API, compare; the option schemas) and
+`gateway.api.openapi_dropins` (the drop-ins in their vendors' shapes). To document a new route,
+add one keyword to its decorator (or one entry to those tables)::
+
+    @get("/v1/jobs/{job_id:str}", opt=documented(ApiDoc(
+        answers={200: Answer("The job", {JSON: JobView})}, errors=(401, 404, 429),
+    )))
+
+`bodies` maps a request media type to a Struct type, a JSON Schema dict, or a function of the
+`Settings` returning one; `errors` lists the statuses the route can answer with an error (as
+problem+json unless `error_body`/`error_media_type` say otherwise); `query` documents query
+parameters Litestar cannot see. `tests/api/test_openapi.py` runs schemathesis against the result.
+Swagger UI, ReDoc and RapiDoc load their assets from the `openapi-ui-bundles` package, under
+`/schema/assets/`, never from a CDN.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import (
+    JsonRenderPlugin,
+    RapidocRenderPlugin,
+    RedocRenderPlugin,
+    SwaggerRenderPlugin,
+    YamlRenderPlugin,
+)
+from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
+from openapi_ui_bundles import rapidoc, redoc, swagger_ui
+
+from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.errors import GatewayError
+from gateway.runtime import runtime_of
+from gateway.settings import Settings
+
+Schema = dict[str, Any]
+#: A schema source: a msgspec Struct type (a component), a JSON Schema, or one built from Settings.
+Source = type | Schema | Callable[[Settings], Schema]
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
+OUTPUT_IMAGES = ("image/png", "image/jpeg", "image/webp")
+INPUT_IMAGES = ("image/png", "image/jpeg", "image/webp", "image/tiff", "image/bmp", "image/gif")
+BINARY: Schema = {"type": "string", "format": "binary"}
+OPENAPI_KEY = "openapi"
+SCHEMA_PATH = "/schema"
+ASSETS = f"{SCHEMA_PATH}/assets"
+
+#: Response headers by name: (description, required on the answers that list it).
+HEADERS: dict[str, tuple[str, bool]] = {
+    "X-Request-Id": ("The request id (also in the logs)", True),
+    "X-Provider": ("The provider that made the image", True),
+    "X-Attempts": ("Every provider tried: `withoutbg=rate_limited, local=ok`", True),
+    "X-Emulated": ("Options done locally, comma separated (empty when none)", True),
+    "X-Cost": ("What the request cost", True),
+    "X-Width": ("Width of the answer in pixels", True),
+    "X-Height": ("Height of the answer in pixels", True),
+    "Server-Timing": ("`provider;dur=…, postprocess;dur=…, overhead;dur=…, total;dur=…`", True),
+    "X-Cache": ("`hit` or `miss`", True),
+    "X-Credits-Charged": ("The request's cost, as remove.bg reports it", True),
+    "X-Experiment": ("The experiment the request joined", False),
+    "X-Foreground-Top": ("The subject's box in the answer: top", False),
+    "X-Foreground-Left": ("The subject's box: left", False),
+    "X-Foreground-Width": ("The subject's box: width", False),
+    "X-Foreground-Height": ("The subject's box: height", False),
+    "X-Variant": ("The experiment's variant that served it", False),
+    "Retry-After": ("Seconds to wait before retrying", False),
+    "X-Error-Code": ("The gateway's own error code", False),
+    "RateLimit-Limit": ("The client's request limit", False),
+    "RateLimit-Remaining": ("Requests left in the window", False),
+    "RateLimit-Reset": ("Seconds until the window resets", False),
+}
+REMOVAL_HEADERS = ("X-Provider", "X-Attempts", "X-Emulated", "X-Cost", "X-Width", "X-Height",
+                   "Server-Timing", "X-Cache", "X-Experiment", "X-Variant", "RateLimit-Limit",
+                   "RateLimit-Remaining", "RateLimit-Reset", "X-Foreground-Top",
+                   "X-Foreground-Left", "X-Foreground-Width", "X-Foreground-Height")
+_ERROR_HEADERS = ("Retry-After", "X-Error-Code", "RateLimit-Limit", "RateLimit-Remaining",
+                  "RateLimit-Reset")
+
+
+class Answer(msgspec.Struct, frozen=True):
+    """One documented answer: its content per media type and the headers it carries."""
+
+    description: str
+    content: dict[str, Any] = msgspec.field(default_factory=dict)
+    headers: tuple[str, ...] = ()
+
+
+class ApiDoc(msgspec.Struct, frozen=True, kw_only=True):
+    """What the document says about one route, beyond what Litestar derives."""
+
+    bodies: dict[str, Any] = msgspec.field(default_factory=dict)
+    encoding: dict[str, Schema] = msgspec.field(default_factory=dict)
+    query: Any = None
+    """Query parameters: {name: Source}, or a function of the Settings returning that."""
+    answers: dict[int, Answer] = msgspec.field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    error_body: Any = Problem
+    error_media_type: str = PROBLEM_JSON
+
+
+def documented(doc: ApiDoc) -> dict[str, object]:
+    """The `opt` of a route handler that `doc` documents."""
+    return {OPENAPI_KEY: doc}
+
+
+def image_answer(description: str, media_types: tuple[str, ...] = OUTPUT_IMAGES,
+                 headers: tuple[str, ...] = REMOVAL_HEADERS,
+                 json: Source | None = None) -> Answer:
+    """A 200 answering image bytes (and JSON when `json` is given)."""
+    content: dict[str, Any] = dict.fromkeys(media_types, BINARY)
+    if json is not None:
+        content[JSON] = json
+    return Answer(description, content, headers)
+
+
+def _error_titles() -> dict[int, list[str]]:
+    """Status -> the gateway error codes answered with it (from the GatewayError tree)."""
+    found: dict[int, list[str]] = {}
+    pending: list[type[GatewayError]] = [GatewayError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        code = getattr(cls, "code", None)
+        if isinstance(code, str) and "code" in cls.__dict__:
+            found.setdefault(int(cls.status), []).append(code)
+    return found
+
+
+class _Builder:
+    """Turns declarations into document parts, collecting the Struct types they name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.types: list[type] = []
+
+    def schema(self, source: Any) -> Schema:
+        if isinstance(source, type):
+            if source not in self.types:
+                self.types.append(source)
+            return {"$ref": f"#/components/schemas/{source.__name__}"}
+        if callable(source):
+            return self.schema(source(self.settings))
+        return copy.deepcopy(source)
+
+    def content(self, content: Mapping[str, Any],
+                encoding: Mapping[str, Schema] | None = None) -> Schema:
+        built: Schema = {}
+        for media_type, source in content.items():
+            built[media_type] = {"schema": self.schema(source)}
+            if encoding and media_type == MULTIPART:
+                built[media_type]["encoding"] = copy.deepcopy(dict(encoding))
+        return built
+
+    @staticmethod
+    def headers(names: tuple[str, ...]) -> Schema:
+        headers: Schema = {}
+        for name in ("X-Request-Id", *names):
+            description, required = HEADERS[name]
+            headers[name] = {"description": description, "required": required,
+                             "schema": {"type": "string"}}
+        return headers
+
+    def operation(self, doc: ApiDoc, operation: Schema, codes: dict[int, list[str]]) -> None:
+        if doc.bodies:
+            operation["requestBody"] = {"required": True,
+                                        "content": self.content(doc.bodies, doc.encoding)}
+        query = doc.query(self.settings) if callable(doc.query) else doc.query or {}
+        parameters = operation.setdefault("parameters", [])
+        known = {p["name"]: p for p in parameters if p.get("in") == "query"}
+        for name, source in query.items():
+            if name in known:  # Litestar's own parameter: a truer schema
+                known[name]["schema"] = self.schema(source)
+            else:
+                parameters.append({"name": name, "in": "query", "required": False,
+                                   "schema": self.schema(source)})
+        if not operation["parameters"]:
+            del operation["parameters"]
+        responses = operation.setdefault("responses", {})
+        if doc.answers:
+            responses.pop(str(200), None)
+        for status, answer in doc.answers.items():
+            responses[str(status)] = {
+                "description": answer.description, "headers": self.headers(answer.headers),
+                **({"content": self.content(answer.content)} if answer.content else {}),
+            }
+        for status in doc.errors:
+            names = ", ".join(f"`{c}`" for c in sorted(codes.get(status, [])))
+            responses[str(status)] = {
+                "description": f"Error ({names})" if names and doc.error_body is Problem
+                else "Error",
+                "headers": self.headers(_ERROR_HEADERS),
+                "content": {doc.error_media_type: {"schema": self.schema(doc.error_body)}},
+            }
+
+    def components(self) -> Schema:
+        _, components = msgspec.json.schema_components(
+            self.types, ref_template="#/components/schemas/{name}"
+        )
+        return components
+
+
+def complete(app: Litestar, document: Schema, settings: Settings,
+             table: Mapping[tuple[str, str], ApiDoc]) -> Schema:
+    """`document` (Litestar's) with every route's `ApiDoc` merged in.
+
+    A route's own `opt` declaration wins; else `table` ({(METHOD, path): ApiDoc}) is consulted.
+    """
+    document = copy.deepcopy(document)
+    builder = _Builder(settings)
+    codes = _error_titles()
+    paths = document.setdefault("paths", {})
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        path_item = paths.get(route.path_format)
+        if path_item is None:
+            continue
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                doc = handler.opt.get(OPENAPI_KEY) or table.get((method, route.path_format))
+                operation = path_item.get(method.lower())
+                if isinstance(doc, ApiDoc) and operation is not None:
+                    builder.operation(doc, operation, codes)
+    _problem_for_framework_errors(paths, builder)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(builder.components())
+    return document
+
+
+def _problem_for_framework_errors(paths: Schema, builder: _Builder) -> None:
+    """Litestar documents its own 400 body; the gateway answers every error as problem+json."""
+    for path_item in paths.values():
+        for operation in path_item.values():
+            response = operation.get("responses", {}).get("400") if isinstance(operation,
+                                                                                 dict) else None
+            if response is not None and PROBLEM_JSON not in response.get("content", {}) \
+                    and JSON in response.get("content", {}) \
+                    and "status_code" in str(response["content"][JSON]):
+                response["content"] = {PROBLEM_JSON: {"schema": builder.schema(Problem)}}
+                response["description"] = "Error (`invalid_option`)"
+
+
+def completed_document(request: Request, document: Schema) -> Schema:
+    """The app's completed document."""
+    # The declarations import this module.
+    from gateway.api.openapi_dropins import DROPIN_DOCS
+    from gateway.api.openapi_routes import ROUTE_DOCS
+
+    return complete(request.app, document, runtime_of(request).settings,
+                    {**ROUTE_DOCS, **DROPIN_DOCS})
+
+
+class _Completing:
+    """Render plugins that render the completed document instead of Litestar's."""
+
+    #: The completed document, shared by the plugins of one app (one OpenAPIConfig per app).
+    cache: dict[str, Schema]
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        """Render the completed document (built on first use)."""
+        if "document" not in self.cache:
+            self.cache["document"] = completed_document(request, openapi_schema)
+        return super().render(request, self.cache["document"])  # type: ignore[misc]
+
+
+def _assets(router: Router, name: str, directory: object) -> None:
+    router.register(create_static_files_router(
+        path=f"/assets/{name}", directories=[directory],  # type: ignore[list-item]
+        include_in_schema=False, send_as_attachment=False,
+    ))
+
+
+_FAVICON = f"<link rel='icon' type='image/png' href='{ASSETS}/swagger-ui/favicon-32x32.png'>"
+
+
+class JsonDocument(_Completing, JsonRenderPlugin):
+    """`/schema/openapi.json`."""
+
+
+class YamlDocument(_Completing, YamlRenderPlugin):
+    """`/schema/openapi.yaml`."""
+
+
+class SwaggerUI(_Completing, SwaggerRenderPlugin):
+    """Swagger UI with its assets served by the gateway."""
+
+    def receive_router(self, router: Router) -> None:
+        """Serve Swagger UI's files under `/schema/assets/swagger-ui/`."""
+        super().receive_router(router)
+        _assets(router, "swagger-ui", swagger_ui.static_path)
+
+
+class ReDoc(_Completing, RedocRenderPlugin):
+    """ReDoc with its script served by the gateway (no web fonts)."""
+
+    def receive_router(self, router: Router) -> None:
+        """Serve ReDoc's files under `/schema/assets/redoc/`."""
+        _assets(router, "redoc", redoc.static_path)
+
+
+class RapiDoc(_Completing, RapidocRenderPlugin):
+    """RapiDoc with its script served by the gateway."""
+
+    def receive_router(self, router: Router) -> None:
+        """Serve RapiDoc's files under `/schema/assets/rapidoc/`."""
+        _assets(router, "rapidoc", rapidoc.static_path)
+
+
+def openapi_config(title: str, version: str) -> OpenAPIConfig:
+    """The gateway's OpenAPI config: the completed document and locally served UIs."""
+    swagger = f"{ASSETS}/swagger-ui"
+    plugins: list[_Completing] = [
+        SwaggerUI(path=["/swagger", "/"], js_url=f"{swagger}/swagger-ui-bundle.js",
+                  css_url=f"{swagger}/swagger-ui.css",
+                  standalone_preset_js_url=f"{swagger}/swagger-ui-standalone-preset.js",
+                  favicon=_FAVICON),
+        ReDoc(path="/redoc", js_url=f"{ASSETS}/redoc/redoc.standalone.js", google_fonts=False,
+              favicon=_FAVICON),
+        RapiDoc(path="/rapidoc", js_url=f"{ASSETS}/rapidoc/rapidoc-min.js", favicon=_FAVICON),
+        JsonDocument(path="/openapi.json"),
+        YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
+    ]
+    cache: dict[str, Schema] = {}
+    for plugin in plugins:
+        plugin.cache = cache
+    return OpenAPIConfig(
+        title=title, version=version, path=SCHEMA_PATH,
+        description="Background removal in front of several vendors and a local engine.",
+        render_plugins=plugins,  # type: ignore[arg-type]
+    )
+
