@@ -38,9 +38,10 @@ export function show(node, visible) {
   node.hidden = !visible;
 }
 
+/** A number with `digits` significant digits (integers as they are), else the text. */
 export function fmt(value, digits = 3) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value)
-    : value.toFixed(digits);
-  return String(value);
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return String(value);
+  return Math.abs(value) >= 10 ** digits ? value.toFixed(0) : String(Number(value.toPrecision(digits)));
 }

@@ -30,7 +30,8 @@ export function matteOf(img, width, height) {
   return alpha;
 }
 
-/** Paint |a - b| on `canvas`: magenta where A keeps more, green where B keeps more. */
+/** Paint |a - b| on `canvas`: magenta where A keeps more, green where B keeps more.
+ * Returns the share of pixels that differ by more than 10%. */
 export function paintDifference(canvas, a, b, width, height) {
   canvas.width = width;
   canvas.height = height;
@@ -40,8 +41,9 @@ export function paintDifference(canvas, a, b, width, height) {
   for (let i = 0; i < a.length; i += 1) {
     const d = a[i] - b[i];
     const o = i * 4;
-    const m = Math.abs(d);
-    if (m > 25) differing += 1;
+    // Square-root scale: a 5% difference is still visible, a full one is bright.
+    const m = Math.round(255 * Math.sqrt(Math.abs(d) / 255));
+    if (Math.abs(d) > 25) differing += 1;
     out.data[o] = d > 0 ? m : 0;
     out.data[o + 1] = d < 0 ? m : 0;
     out.data[o + 2] = d > 0 ? m : 0;

@@ -3,12 +3,14 @@ import { getJSON } from "./api.js";
 import { $, el, fmt, table } from "./dom.js";
 import { describeProblem, ms } from "./words.js";
 
+const money = (value) => (typeof value === "number" ? value.toFixed(2) : "–");
+
 function spend(p) {
-  if (p.budget === null || p.budget === undefined) return `${fmt(p.spend, 2)} (no budget)`;
+  if (p.budget === null || p.budget === undefined) return `${money(p.spend)} (no budget)`;
   const share = p.budget > 0 ? Math.min(1, p.spend / p.budget) : 1;
   const bar = el("meter", { min: "0", max: "1", low: "0.7", high: "0.9", optimum: "0",
     value: share.toFixed(3), title: `${Math.round(share * 100)}% of the budget` });
-  return el("span", {}, bar, ` ${fmt(p.spend, 2)} / ${fmt(p.budget, 2)}`);
+  return el("span", {}, bar, ` ${money(p.spend)} / ${money(p.budget)}`);
 }
 
 function health(value) {
