@@ -25,6 +25,7 @@ from providers.base import Capabilities, OutputOptions, ProviderRequest, Provide
 from providers.clipdrop_config import ClipdropConfig
 from providers.errors import ProviderProtocolError, ProviderRejected
 from providers.images import MEDIA_TYPES, sniff_format
+from providers.multipart import FilePart, multipart
 from providers.uploads import ImagePart, image_part
 
 PATH = "/remove-background/v1"
@@ -40,11 +41,14 @@ CREDIT_HEADERS = CreditHeaders(charged="x-credits-consumed", remaining="x-remain
 
 def build_request(config: ClipdropConfig, part: ImagePart, accept: str) -> httpx.Request:
     """The multipart POST /remove-background/v1."""
+    body, content_type = multipart(
+        {"transparency_handling": config.transparency_handling},
+        [FilePart("image_file", part.filename, part.media_type, part.data)],
+    )
     return httpx.Request(
-        "POST", config.base_url.rstrip("/") + PATH,
-        headers={"x-api-key": config.api_key or "", "Accept": accept},
-        files={"image_file": (part.filename, part.data, part.media_type)},
-        data={"transparency_handling": config.transparency_handling},
+        "POST", config.base_url.rstrip("/") + PATH, content=body,
+        headers={"x-api-key": config.api_key or "", "Accept": accept,
+                 "content-type": content_type},
     )
 
 

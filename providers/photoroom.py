@@ -24,6 +24,7 @@ from providers._http import ErrorMap, VendorHTTP, attempt_cost, json_object, wit
 from providers.base import Capabilities, OutputOptions, ProviderRequest, ProviderResult
 from providers.errors import ProviderError, ProviderProtocolError, ProviderRejected
 from providers.images import MEDIA_TYPES, sniff_format
+from providers.multipart import FilePart, multipart
 from providers.photoroom_config import PhotoroomConfig
 from providers.uploads import ImagePart, image_part
 
@@ -79,10 +80,13 @@ def build_request(
     config: PhotoroomConfig, part: ImagePart, fields: dict[str, str]
 ) -> httpx.Request:
     """The multipart POST /v1/segment."""
+    body, content_type = multipart(
+        fields, [FilePart("image_file", part.filename, part.media_type, part.data)]
+    )
     return httpx.Request(
-        "POST", config.base_url.rstrip("/") + PATH,
-        headers={"x-api-key": config.api_key or "", "Accept": "image/png, image/jpeg, image/webp"},
-        files={"image_file": (part.filename, part.data, part.media_type)}, data=fields,
+        "POST", config.base_url.rstrip("/") + PATH, content=body,
+        headers={"x-api-key": config.api_key or "", "content-type": content_type,
+                 "Accept": "image/png, image/jpeg, image/webp"},
     )
 
 

@@ -21,6 +21,7 @@ from providers._http import BARE_ERRORS, VendorHTTP
 from providers.base import IMAGE_FORMATS, Capabilities, ProviderRequest, ProviderResult
 from providers.errors import ProviderProtocolError
 from providers.images import MEDIA_TYPES, sniff_format
+from providers.multipart import FilePart, multipart
 from providers.rembg_config import RembgConfig
 
 PATH = "/api/remove"
@@ -46,11 +47,12 @@ def form_fields(config: RembgConfig) -> dict[str, str]:
 def build_request(config: RembgConfig, request: ProviderRequest) -> httpx.Request:
     """The multipart POST /api/remove with the original bytes."""
     fmt = request.image_format
+    body, content_type = multipart(
+        form_fields(config), [FilePart("file", f"image.{fmt}", MEDIA_TYPES[fmt], request.image)]
+    )
     return httpx.Request(
-        "POST", config.base_url.rstrip("/") + PATH,
-        headers={"Accept": "image/png"},
-        files={"file": (f"image.{fmt}", request.image, MEDIA_TYPES[fmt])},
-        data=form_fields(config),
+        "POST", config.base_url.rstrip("/") + PATH, content=body,
+        headers={"Accept": "image/png", "content-type": content_type},
     )
 
 

@@ -34,6 +34,7 @@ from providers._http import (
 from providers.base import Capabilities, Length, OutputOptions, ProviderRequest, ProviderResult
 from providers.errors import ProviderError, ProviderProtocolError, ProviderRejected
 from providers.images import MEDIA_TYPES, sniff_format
+from providers.multipart import FilePart, multipart
 from providers.removebg_config import RemoveBgConfig
 from providers.uploads import ImagePart, image_part
 
@@ -126,14 +127,15 @@ def build_request(
     config: RemoveBgConfig, part: ImagePart, fields: dict[str, str], background: bytes | None
 ) -> httpx.Request:
     """The multipart POST /v1.0/removebg (with `bg_image_file` when a background is sent)."""
-    files = {"image_file": (part.filename, part.data, part.media_type)}
+    files = [FilePart("image_file", part.filename, part.media_type, part.data)]
     if background is not None:
         fmt = sniff_format(background) or "png"
-        files["bg_image_file"] = (f"background.{fmt}", background, MEDIA_TYPES[fmt])
+        files.append(FilePart("bg_image_file", f"background.{fmt}", MEDIA_TYPES[fmt], background))
+    body, content_type = multipart(fields, files)
     return httpx.Request(
-        "POST", config.base_url.rstrip("/") + PATH,
-        headers={"X-Api-Key": config.api_key or "", "Accept": "image/*"},
-        files=files, data=fields,
+        "POST", config.base_url.rstrip("/") + PATH, content=body,
+        headers={"X-Api-Key": config.api_key or "", "Accept": "image/*",
+                 "content-type": content_type},
     )
 
 

@@ -30,6 +30,7 @@ from providers.errors import (
     ProviderRejected,
 )
 from providers.images import sniff_format
+from providers.multipart import FilePart, multipart
 from providers.uploads import ImagePart, jpeg_part, needs_reencode, original_part
 from providers.withoutbg_config import WithoutBGConfig
 
@@ -70,11 +71,13 @@ def prepare_upload(request: ProviderRequest, config: WithoutBGConfig, provider: 
 
 def build_request(config: WithoutBGConfig, upload: ImagePart) -> httpx.Request:
     """The multipart POST of `upload` to the configured endpoint."""
+    body, content_type = multipart(
+        {}, [FilePart("file", upload.filename, upload.media_type, upload.data)]
+    )
     return httpx.Request(
-        "POST",
-        config.base_url.rstrip("/") + PATHS[config.endpoint],
-        headers={"X-API-Key": config.api_key or "", "Accept": "image/png, application/json"},
-        files={"file": (upload.filename, upload.data, upload.media_type)},
+        "POST", config.base_url.rstrip("/") + PATHS[config.endpoint], content=body,
+        headers={"X-API-Key": config.api_key or "", "Accept": "image/png, application/json",
+                 "content-type": content_type},
     )
 
 
