@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from redis.exceptions import RedisError
 from saq import Job, Worker
 
 from gateway.jobs.core import Jobs
@@ -34,7 +35,10 @@ async def _touching(job: Job, every_s: float) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(every_s)
-            await job.update()
+            try:
+                await job.update()
+            except (OSError, RedisError) as exc:  # a missed beat is retried; enough of them sweep
+                log.warning("job_heartbeat_failed", job=job.key, error=type(exc).__name__)
 
     task = asyncio.create_task(beat())
     try:
