@@ -6,11 +6,12 @@ Every place that decodes a request body calls this module (today only
 `msgspec.json.decode` or `request.form()` directly: a 2 KB JSON body nested 1,000 deep otherwise
 ends in a RecursionError, and a form of thousands of parts in thousands of allocations.
 
-The JSON body is decoded in two steps: the top-level object with its values left raw (a bounded
-number of them), then each value on its own; a nested value (array or object) is refused above
-`MAX_NESTED_BYTES` or `MAX_JSON_DEPTH`, so the Python-level depth walk stays small. Answers use the
-documented codes only: 400 `invalid_option` (or the route's own malformed-body error) for depth,
-field counts and malformed bodies, 413 `payload_too_large` for too many multipart parts.
+A JSON body is decoded in one msgspec call (its own recursion guard catches bodies nested about
+a thousand deep), then its shape is checked: at most MAX_FIELDS keys, containers at most
+MAX_JSON_DEPTH deep and MAX_NESTED_VALUES values inside containers in all (the walk stops there,
+so its cost is bounded whatever the body holds). Answers use the documented codes only:
+400 `invalid_option` (or the route's own malformed-body error) for depth, field counts and
+malformed bodies, 413 `payload_too_large` for too many multipart parts.
 """
 
 from __future__ import annotations
@@ -25,62 +26,52 @@ from gateway.errors import InvalidOption, PayloadTooLarge
 MAX_JSON_DEPTH = 16
 #: Top-level JSON keys, form fields or multipart parts: options, image, trimap and some slack.
 MAX_FIELDS = 100
-#: Bytes of JSON one array or object value may take (images travel as strings, not containers).
-MAX_NESTED_BYTES = 64 * 1024
+#: Values inside arrays and objects a JSON body may hold (images travel as strings, not containers).
+MAX_NESTED_VALUES = 10_000
 
-_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_NESTED = msgspec.json.Decoder()
+_DECODER = msgspec.json.Decoder()
 
 
 def check_depth(
     value: object, malformed: type[InvalidOption] = InvalidOption, start: int = 1
 ) -> None:
-    """Raise `malformed` when `value` nests containers deeper than MAX_JSON_DEPTH."""
+    """Raise `malformed` past MAX_JSON_DEPTH levels or MAX_NESTED_VALUES nested values."""
     stack: list[tuple[object, int]] = [(value, start)]
+    seen = 0
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: list[object] = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
+        if not isinstance(item, dict | list):
             continue
         if depth > MAX_JSON_DEPTH:
             raise malformed(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+        if depth > 1:  # the body object itself is bounded by MAX_FIELDS
+            seen += len(item)
+            if seen > MAX_NESTED_VALUES:
+                raise malformed(
+                    f"the JSON body holds more than {MAX_NESTED_VALUES} nested values"
+                )
+        children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children)
 
 
-def decode_json_object(raw: bytes, malformed: type[InvalidOption] = InvalidOption) -> dict[
-    str, object
-]:
+def decode_json_object(
+    raw: bytes, malformed: type[InvalidOption] = InvalidOption
+) -> dict[str, object]:
     """A JSON body's object within the limits; anything else raises `malformed` (a 400)."""
-    nested_too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
     try:
-        top = _TOP.decode(raw)
-    except msgspec.ValidationError:
-        raise malformed("the JSON body must be an object") from None
+        body = _DECODER.decode(raw)
     except msgspec.DecodeError:
         raise malformed("the JSON body is malformed") from None
-    except RecursionError:  # msgspec's own recursion guard, far deeper than our limit
-        raise malformed(nested_too_deep) from None
-    if len(top) > MAX_FIELDS:
+    except RecursionError:  # msgspec's own guard, far deeper than MAX_JSON_DEPTH
+        raise malformed(
+            f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+        ) from None
+    if not isinstance(body, dict):
+        raise malformed("the JSON body must be an object")
+    if len(body) > MAX_FIELDS:
         raise malformed(f"the JSON body has more than {MAX_FIELDS} fields")
-    fields: dict[str, object] = {}
-    for key, value in top.items():
-        text = bytes(value)
-        if text[:1] not in (b"[", b"{"):
-            fields[key] = _NESTED.decode(text)
-            continue
-        if len(text) > MAX_NESTED_BYTES:
-            raise malformed(f"field `{key:.40}` holds more than {MAX_NESTED_BYTES} bytes "
-                            "of nested JSON")
-        try:
-            decoded = _NESTED.decode(text)
-        except RecursionError:
-            raise malformed(nested_too_deep) from None
-        check_depth(decoded, malformed, start=2)
-        fields[key] = decoded
-    return fields
+    check_depth(body, malformed)
+    return body
 
 
 async def read_form(

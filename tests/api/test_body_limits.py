@@ -7,7 +7,7 @@ import base64
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway.api.body_limits import MAX_FIELDS, MAX_JSON_DEPTH, check_depth
+from gateway.api.body_limits import MAX_FIELDS, MAX_JSON_DEPTH, MAX_NESTED_VALUES, check_depth
 from gateway.errors import InvalidOption
 from tests.api.test_bad_input import JPEG, assert_problem
 from tests.fakes import FakeProvider
@@ -83,3 +83,10 @@ def test_check_depth_counts_containers_only() -> None:
         nested = [nested]
     with pytest.raises(InvalidOption, match="nested"):
         check_depth(nested)
+
+
+async def test_json_with_a_huge_nested_value_is_a_400(client: AsyncTestClient) -> None:
+    wide = "[" + ",".join("1" for _ in range(MAX_NESTED_VALUES + 1)) + "]"
+    response = await client.post("/v1/remove-background", content='{"x": ' + wide + "}",
+                                 headers={"content-type": "application/json"})
+    assert_problem(response, 400, "invalid_option", "nested values")
