@@ -86,9 +86,10 @@ def start_worker(config: Path, log_dir: Path, name: str) -> WorkerProc:
 
 @dataclass
 class Received:
-    """Webhook deliveries the receiver got: (headers, raw body)."""
+    """Deliveries the webhook receiver got (headers, raw body); it answers 500 `fail_next` times."""
 
     calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    fail_next: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,9 @@ def receiver() -> Iterator[tuple[str, Received]]:
             length = int(self.headers.get("content-length") or 0)
             received.calls.append(({k.lower(): v for k, v in self.headers.items()},
                                    self.rfile.read(length)))
-            self.send_response(204)
+            failing = received.fail_next > 0
+            received.fail_next -= int(failing)
+            self.send_response(500 if failing else 204)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
