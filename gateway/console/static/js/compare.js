@@ -205,6 +205,11 @@ export function setupCompare(root, { toast }) {
         : list.filter((p) => p.enabled).slice(0, 2).map((p) => p.name);
       pickProviders = providerChecks($("#cmp-providers", root), list, { checked: initial,
         testid: "compare-provider" });
+      if (list.filter((p) => p.enabled).length < 2) {
+        $("#cmp-providers", root).append(el("p", { class: "hint", text: "A comparison needs two "
+          + "enabled providers: set a vendor's API key, or try the fake vendors (make sandbox, "
+          + "then make run CONFIG=config/sandbox.toml)." }));
+      }
     },
   };
 }
