@@ -47,7 +47,10 @@ def configure_logging(
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        # Events below INFO are dropped here (cheap); the real `level` is applied by stdlib
+        # logging below, so a quieter CLI command does not silence INFO for the whole process
+        # (tests capture INFO events after running such commands in process).
+        wrapper_class=structlog.make_filtering_bound_logger(min(level, logging.INFO)),
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=cache_loggers,
     )
