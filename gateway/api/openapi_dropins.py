@@ -12,6 +12,9 @@ from typing import Any
 import msgspec
 
 from gateway.api.dropin_backgrounderase import FLAGS, EraseJSON
+from gateway.api.dropin_clipdrop import HANDLING
+from gateway.api.dropin_photoroom import FORMATS as PHOTOROOM_FORMATS
+from gateway.api.dropin_photoroom import SIZES as PHOTOROOM_SIZES
 from gateway.api.dropin_removebg import Foreground
 from gateway.api.openapi import (
     BINARY,
@@ -229,11 +232,79 @@ _REMOVEBG_HEADERS = ("X-Width", "X-Height", "X-Credits-Charged", "X-Provider", "
 
 
 
+class PhotoroomError(msgspec.Struct):
+    """Photoroom's error body (4xx)."""
+
+    detail: str
+    status_code: int
+    type: str
+
+
+class PhotoroomServerErrorDetail(msgspec.Struct):
+    """Photoroom's v2 server error detail."""
+
+    message: str
+
+
+class PhotoroomServerError(msgspec.Struct):
+    """Photoroom's error body (5xx, its v2 shape)."""
+
+    error: PhotoroomServerErrorDetail
+
+
+class PhotoroomJSON(msgspec.Struct):
+    """Photoroom's JSON answer (`Accept: application/json`)."""
+
+    base64img: str
+
+
+class ClipdropError(msgspec.Struct):
+    """Clipdrop's error body."""
+
+    error: str
+
+
+def _blank_or(schema: Schema) -> Schema:
+    """A text field whose blank value means its default."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
+def photoroom_multipart(settings: Settings) -> Schema:
+    """Photoroom `POST /v1/segment`: one `image_file` part and its optional fields."""
+    ours = option_schemas(settings, form=True)
+    words = {"format": sorted(PHOTOROOM_FORMATS), "channels": ["alpha", "rgba"],
+             "size": sorted(PHOTOROOM_SIZES)}
+    fields: dict[str, Schema] = {key: _blank_or({"type": "string", "enum": values})
+                                 for key, values in words.items()}
+    fields.update({"bg_color": ours["bg_color"], "crop": _blank_or(BOOL_FORM),
+                   "despill": _blank_or(BOOL_FORM)})
+    return object_schema({"image_file": BINARY, **fields}, "image_file", closed=False)
+
+
+_CLIPDROP_MULTIPART = object_schema(
+    {"image_file": BINARY, "transparency_handling": _blank_or(
+        {"type": "string", "enum": sorted(HANDLING)})}, "image_file", closed=False)
+_PHOTOROOM_5XX = {status: Answer("Error (Photoroom's v2 shape)", {JSON: PhotoroomServerError})
+                  for status in (502, 503, 504)}
+
+
 def dropin_docs() -> dict[tuple[str, str], ApiDoc]:
     """{(METHOD, path): ApiDoc} for the drop-in routes."""
     withoutbg_image = image_answer("The cut-out, PNG", ("image/png",))
     withoutbg_alpha = image_answer("The alpha matte, grayscale PNG", ("image/png",))
+    photoroom = image_answer("The image (`{\"base64img\"}` with `Accept: application/json`)",
+                             headers=("x-uncertainty-score",), json=PhotoroomJSON)
     return {
+        ("POST", "/v1/segment"): ApiDoc(
+            bodies={MULTIPART: photoroom_multipart}, encoding=file_parts("image_file"),
+            answers={200: photoroom, **_PHOTOROOM_5XX}, errors=(400, 402, 403, 429),
+            error_body=PhotoroomError, error_media_type=JSON),
+        ("POST", "/remove-background/v1"): _vendor_doc(
+            {MULTIPART: _CLIPDROP_MULTIPART},
+            image_answer("The image, its format chosen by `Accept`, the input's pixel size",
+                         headers=("x-credits-consumed", "x-remaining-credits")),
+            (400, 401, 402, 403, 406, 429, 502, 503, 504), ClipdropError,
+            file_parts("image_file")),
         ("POST", "/v1.0/image-without-background"): _withoutbg(withoutbg_image),
         ("POST", "/v1.0/alpha-channel"): _withoutbg(withoutbg_alpha),
         ("POST", "/v1.0/image-without-background-base64"): _withoutbg(

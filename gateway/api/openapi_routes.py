@@ -285,6 +285,8 @@ class CompareWithSheet(msgspec.Struct):
 def _compare_fields(settings: Settings, form: bool) -> dict[str, Schema]:
     fields = {key: schema for key, schema in option_schemas(settings, form).items()
               if key not in _REFUSED}
+    fields["format"] = {**fields["format"],
+                        "enum": [f for f in fields["format"]["enum"] if f != "zip"]}
     boolean = BOOL_FORM if form else BOOL_JSON
     tile = {"type": "integer", "minimum": 32, "maximum": MAX_TILE}
     fields["sheet"] = {**boolean, "description": "answer a PNG contact sheet"}

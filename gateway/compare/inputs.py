@@ -80,6 +80,9 @@ async def read_compare_input(
     removal = await read_removal_input(
         body, max_bytes, strict=False, routing_key_field=routing_key_field
     )
+    if removal.options.output.format == "zip":
+        # The comparison decodes every answer; a ZIP (colour + alpha files) is not an image.
+        raise InvalidOption("option `format=zip` does not apply to /v1/compare")
     sheet = fields.get("sheet")
     return CompareInput(
         removal=removal,
