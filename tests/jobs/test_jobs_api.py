@@ -207,3 +207,39 @@ async def test_webhook_address_checks() -> None:
     assert signature("k", b"{}") == (
         "sha256=add853b103fbcc936a194f9eb15e29c4ff08af6e47d5d1bca4f20218e31e4fff"
     )
+
+
+async def test_url_items_are_fetched_by_the_worker_safely(client: AsyncTestClient) -> None:
+    """An `image_url` item goes through the SSRF-safe fetcher (loopback refused here)."""
+    answer = await client.post("/v1/jobs", json={"items": [
+        {"image_url": "http://127.0.0.1:9/product.jpg"}, {"image_base64": IMAGE}]})
+    status = await _wait_done(client, answer.json()["id"])
+    assert [item["status"] for item in status["items"]] == ["failed", "succeeded"]
+    assert status["items"][0]["error"]["code"] == "invalid_image_url"
+
+
+async def test_items_charge_the_owner_and_stop_at_its_quota(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    """Items count against the job owner's monthly quota; once spent, the rest fail."""
+    from gateway.keys import hash_client_key
+
+    settings = parse_settings({
+        "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
+        "ledger": {"path": str(tmp_path / "usage.sqlite3")},
+        "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
+        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 2}},
+        "jobs": {"result_path": str(tmp_path / "r"), "workers_in_process": 1,
+                 "worker_concurrency": 1, "heartbeat_s": 2, "sweep_s": 1},
+    })
+    app = create_app(settings, providers={"fake": FakeProvider("fake")})
+    async with AsyncTestClient(app=app) as shop:
+        shop.headers["X-API-Key"] = "shop-key"
+        answer = await shop.post("/v1/jobs", json={"items": [{"image_base64": IMAGE}] * 3})
+        status = await _wait_done(shop, answer.json()["id"])
+        # /v1/usage itself is refused now (the quota is spent): read the ledger directly.
+        usage = await app.state["runtime"].ledger.summarize("shop", None, None)
+    assert (status["succeeded"], status["failed"]) == (2, 1)
+    assert [i["error"]["code"] for i in status["items"] if i["status"] == "failed"] == [
+        "quota_exceeded"]
+    assert sum(row.images for row in usage) == 2
