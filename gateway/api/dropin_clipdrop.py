@@ -30,9 +30,11 @@ from PIL import Image
 
 from gateway.api.dropin_common import failure_of, first_image, json_error, read_fields
 from gateway.api.dropin_credits import credits_left
+from gateway.api.responses import foreground_headers
 from gateway.api.serving import admit, serve
 from gateway.auth import presented_key
 from gateway.errors import GatewayError, InvalidOption, MissingImage
+from gateway.postprocess.foreground import foreground_of
 from gateway.postprocess.validate import probe_image
 from gateway.runtime import runtime_of
 from providers.base import OutputOptions
@@ -137,7 +139,8 @@ async def remove_background(request: Request) -> Response[bytes]:
         see_through = False
     if see_through and handling.strip().lower() == "return_input_if_non_opaque":
         data = await anyio.to_thread.run_sync(_reencoded, image, fmt, False)
-        headers = {**admission.headers, "x-credits-consumed": "0",
+        box = await anyio.to_thread.run_sync(foreground_of, image, "image/png", False)
+        headers = {**admission.headers, **foreground_headers(box), "x-credits-consumed": "0",
                    "x-remaining-credits": await _remaining(request)}
         return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
     if see_through:

@@ -103,6 +103,7 @@ async def test_return_input_if_non_opaque_is_the_default(metered) -> None:
     assert response.status_code == 200
     assert response.content == original
     assert response.headers["x-credits-consumed"] == "0"
+    assert response.headers["x-foreground-left"] == "20"  # the opaque three quarters
     assert fake.calls == []
     as_jpeg = await client.post(URL, headers={**KEY, "Accept": "image/jpg"},
                                 files=upload(original, "cut.png", "image/png"))
