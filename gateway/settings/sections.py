@@ -171,6 +171,11 @@ class JobsSettings(_Section, frozen=True):
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """`bg-gateway worker` serves its Prometheus metrics on this port (0: off)."""
 
+    def __post_init__(self) -> None:
+        """An S3 store needs its bucket (msgspec reports it with the key path)."""
+        if self.result_store == "s3" and not self.s3_bucket:
+            raise ValueError('result_store = "s3" needs s3_bucket')
+
 
 class Settings(_Section, frozen=True):
     """The whole configuration."""

@@ -243,3 +243,14 @@ async def test_items_charge_the_owner_and_stop_at_its_quota(
     assert [i["error"]["code"] for i in status["items"] if i["status"] == "failed"] == [
         "quota_exceeded"]
     assert sum(row.images for row in usage) == 2
+
+
+def test_jobs_settings_are_checked() -> None:
+    """An S3 store without a bucket stops start-up with a message naming the section."""
+    from gateway.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"`jobs`.*s3_bucket"):
+        parse_settings({"providers": {"fake": {"type": "local"}},
+                        "jobs": {"result_store": "s3"}})
+    with pytest.raises(SettingsError, match=r"jobs\.max_items"):
+        parse_settings({"providers": {"fake": {"type": "local"}}, "jobs": {"max_items": 0}})
