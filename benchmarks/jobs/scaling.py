@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 import redis
 
 from benchmarks.common import RESULTS_DIR
@@ -33,6 +34,25 @@ from tests.integration.procs import gateway_processes
 from tests.jobs.conftest import start_worker
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class Run(msgspec.Struct):
+    """One timed job: throughput and CPU spent per item by each kind of process."""
+
+    rate: float
+    worker_ms: float
+    gateway_ms: float
+    rest_ms: float
+    """The fake vendor and this client (one process) plus Redis."""
+    cores: float
+    """CPU seconds of all of them per wall second."""
 
 
 def _config(tmp: Path, withoutbg_url: str, prefix: str) -> Path:
@@ -71,12 +91,32 @@ def _run_job(http: httpx.Client, base: str, images: list[str]) -> float:
         time.sleep(0.05)
 
 
-def measure(items: int, workers: list[int], runs: int) -> dict[int, list[float]]:
-    """items/s of each run per worker count."""
+def _timed(http: httpx.Client, base: str, images: list[str], workers: list[int],
+           gateway: int, rest: list[int]) -> Run:
+    """One job, with the CPU its processes spent on it."""
+    groups = (workers, [gateway], rest)
+    before = [sum(cpu_s(pid) for pid in group) for group in groups]
+    elapsed = _run_job(http, base, images)
+    spent = [sum(cpu_s(pid) for pid in g) - b for g, b in zip(groups, before, strict=True)]
+    per_item = [1000 * value / len(images) for value in spent]
+    return Run(len(images) / elapsed, *per_item, cores=sum(spent) / elapsed)
+
+
+def _redis_pid() -> int:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
+
+
+def measure(items: int, workers: list[int], runs: int) -> dict[int, list[Run]]:
+    """Timed runs per worker count."""
     images = [base64.b64encode(product_jpeg(seed=i, size=64)).decode("ascii")
               for i in range(items * (runs + 1))]
     prefix = f"bg-bench-{uuid.uuid4().hex[:8]}:"
-    rates: dict[int, list[float]] = {}
+    results: dict[int, list[Run]] = {}
+    rest = [os.getpid(), _redis_pid()]
     try:
         vendor = SandboxOptions(instant=True, withoutbg_rate_limit="100000/minute",
                                 withoutbg_credits=10_000_000)
@@ -87,14 +127,16 @@ def measure(items: int, workers: list[int], runs: int) -> dict[int, list[float]]
             with gateway_processes([config], tmp) as (gateway,), httpx.Client(timeout=60) as http:
                 for count in workers:
                     procs = [start_worker(config, tmp, f"{count}-{i}") for i in range(count)]
+                    pids = [proc.process.pid for proc in procs]
                     try:
                         _run_job(http, gateway.base, images[:16])  # warm-up: pools, imports
-                        rates[count] = []
+                        results[count] = []
                         for run in range(runs):
                             chunk = images[(run + 1) * items:(run + 2) * items]
-                            rates[count].append(items / _run_job(http, gateway.base, chunk))
-                            print(f"{count} worker(s), run {run + 1}: "
-                                  f"{rates[count][-1]:.1f} items/s", flush=True)
+                            result = _timed(http, gateway.base, chunk, pids,
+                                            gateway.process.pid, rest)
+                            results[count].append(result)
+                            print(f"{count} worker(s), run {run + 1}: {result}", flush=True)
                     finally:
                         for proc in procs:
                             proc.stop()
@@ -104,28 +146,40 @@ def measure(items: int, workers: list[int], runs: int) -> dict[int, list[float]]
         if keys:
             client.delete(*keys)
         client.close()
-    return rates
+    return results
 
 
-def report(items: int, rates: dict[int, list[float]], command: str) -> str:
+def report(items: int, results: dict[int, list[Run]], command: str, load: str) -> str:
     """The Markdown report."""
-    base = statistics.median(rates[min(rates)])
+    base = statistics.median(r.rate for r in results[min(results)])
     lines = [
         "# Batch jobs: throughput by worker count",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{command}`, {os.cpu_count()} cores "
-        "(shared with other busy processes while this ran: read the ratios with that in mind).",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{command}`, {os.cpu_count()} cores, "
+        f"load average {load} (the machine was shared with other busy processes while this "
+        "ran: read the ratios with that in mind).",
         "",
         f"One job of {items} distinct 64 px JPEGs per run; fake withoutBG in instant mode; "
-        "one gateway process; each worker process runs 8 items at once; cache off.",
+        "one gateway process; each worker process runs 8 items at once; cache off. CPU columns: "
+        "CPU milliseconds per item spent by all workers, the gateway, and the rest (the fake "
+        "vendor + this client, one process, and Redis); `cores busy` is their CPU seconds per "
+        "wall second (medians).",
         "",
-        "| workers | items/s (median) | runs | scaling vs 1 worker |",
-        "|---|---|---|---|",
+        "| workers | items/s (median) | runs | scaling vs 1 worker | worker CPU ms/item "
+        "| gateway CPU ms/item | rest CPU ms/item | cores busy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for count, values in sorted(rates.items()):
-        median = statistics.median(values)
-        shown = ", ".join(f"{v:.1f}" for v in values)
-        lines.append(f"| {count} | {median:.1f} | {shown} | {median / base:.2f}x |")
+    for count, runs in sorted(results.items()):
+        rate = statistics.median(r.rate for r in runs)
+
+        def med(field: str, runs: list[Run] = runs) -> float:
+            return statistics.median(getattr(r, field) for r in runs)
+
+        shown = ", ".join(f"{r.rate:.1f}" for r in runs)
+        lines.append(
+            f"| {count} | {rate:.1f} | {shown} | {rate / base:.2f}x | {med('worker_ms'):.1f} "
+            f"| {med('gateway_ms'):.1f} | {med('rest_ms'):.1f} | {med('cores'):.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -137,10 +191,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    rates = measure(args.items, counts, args.runs)
+    before = os.getloadavg()[0]
+    results = measure(args.items, counts, args.runs)
+    load = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     command = (f"python -m benchmarks.jobs.scaling --items {args.items} --workers "
                f"{args.workers} --runs {args.runs}")
-    text = report(args.items, rates, command)
+    text = report(args.items, results, command, load)
     (RESULTS_DIR / "jobs.md").write_text(text, encoding="utf-8")
     print(text)
 
