@@ -22,13 +22,23 @@ from benchmarks.common import BenchSettings
 from benchmarks.overhead.inputs import CONTENT_TYPE, write_body
 from benchmarks.overhead.load import WrkResult, ensure_wrk, run_wrk, write_script
 from benchmarks.overhead.profiling import hotspots, py_spy, record
-from benchmarks.overhead.report import Pair, goals, hotspot_table, plot, results_table, timing_check
+from benchmarks.overhead.report import (
+    Pair,
+    Scaling,
+    goals,
+    hotspot_table,
+    plot,
+    results_table,
+    scaling_table,
+    timing_check,
+)
 from benchmarks.overhead.servers import (
     GATEWAY_PATH,
     UPSTREAM_PATH,
     Layout,
     Running,
     cpu_seconds,
+    cpu_seconds_tree,
     default_layout,
     running_servers,
 )
@@ -40,6 +50,15 @@ TITLE = "Gateway overhead against an instant upstream"
 CONCURRENCY = (1, 16, 64)
 WARMUP_S = 1.0
 PROFILE_S = 5
+REDIS_URL = os.environ.get("BG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: The previous report's figures (before issue 12's request path), for the comparison table.
+BEFORE = (
+    "| conc. | gateway req/s | gateway CPU ms / request | added p50 ms |\n"
+    "|---|---|---|---|\n"
+    "| 1 | 160 | 5.09 | 5.75 |\n"
+    "| 16 | 221 | 4.49 | 62.17 |\n"
+    "| 64 | 248 | 4.02 | 197.07 |"
+)
 
 
 def _check_pass_through(running: Running, body: bytes) -> str:
@@ -79,6 +98,34 @@ def _measure(wrk: str, running: Running, workdir: Path, layout: Layout,
         pairs.append(Pair(connections, runs[0], runs[1], upstream_cpu_direct_ms=cpu[0][0],
                           upstream_cpu_via_gateway_ms=cpu[1][0], gateway_cpu_ms=cpu[1][1]))
     return pairs
+
+
+def _scaling(wrk: str, workdir: Path, layout: Layout, duration_s: float) -> Scaling | str:
+    """One worker (memory state) against `workers = 2` (Redis state), concurrency 16."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as exc:  # no Redis: the row is skipped, not the section
+        return f"Skipped: no Redis at {REDIS_URL} ({type(exc).__name__})."
+    body, script = workdir / "overhead-body.bin", workdir / "overhead.lua"
+    scale = workdir / "scaling"
+    dirs = {"one": scale / "one", "two": scale / "two"}
+    runs: dict[str, tuple[WrkResult, float]] = {}
+    with running_servers(layout, scale, dirs, workers={"two": 2}, redis_url=REDIS_URL) as running:
+        for name in dirs:
+            url = running.gateway_urls[name] + GATEWAY_PATH
+            pid = running.gateway_pids[name]
+            run_wrk(wrk, url, script, body, CONTENT_TYPE, None, 16, WARMUP_S, layout.load)
+            before = cpu_seconds_tree(pid)
+            result = run_wrk(wrk, url, script, body, CONTENT_TYPE, None, 16, duration_s,
+                             layout.load)
+            cpu_ms = (cpu_seconds_tree(pid) - before) * 1000 / max(1, result.requests)
+            runs[name] = (result, cpu_ms)
+            print(f"[overhead] workers={name}: {result.rps:.0f} req/s", file=sys.stderr,
+                  flush=True)
+    return Scaling(one=runs["one"][0], two=runs["two"][0], one_cpu_ms=runs["one"][1],
+                   two_cpu_ms=runs["two"][1])
 
 
 def _profile(wrk: str, running: Running, workdir: Path, results_dir: Path,
@@ -129,9 +176,12 @@ def run(settings: BenchSettings) -> str:
             sample = sample_server_timing(running.gateway_urls["gateway"] + GATEWAY_PATH,
                                           body_path, 100 if settings.quick else 300)
             profile = _profile(wrk, running, workdir, settings.results_dir, layout)
+        scaling = _scaling(wrk, workdir, layout, duration_s)
     plot(settings.results_dir / "overhead-latency.png", pairs)
     (settings.results_dir / "overhead.json").write_bytes(msgspec.json.format(
-        msgspec.json.encode({"pairs": pairs, "server_timing": sample}), indent=2))
+        msgspec.json.encode({"pairs": pairs, "server_timing": sample,
+                             "scaling": scaling if isinstance(scaling, Scaling) else None}),
+        indent=2))
     report = "\n\n".join([
         __doc__.split("\n\n", 1)[1].strip(),
         f"Input: one {jpeg_bytes / 1024:.0f} KB JPEG ({width}x{height}), generated once "
@@ -144,10 +194,19 @@ def run(settings: BenchSettings) -> str:
         f"average when the section started: {load:.1f} (anything above ~0.5 is other work "
         "competing for the same two cores, which makes every number here worse and noisier). "
         "CPU per request is the process's user+system time over the run divided by the "
-        "requests served; it is less sensitive to that competition than latency.",
+        "requests served; it is less sensitive to that competition than latency, so it is "
+        "the figure to compare between runs.",
         results_table(pairs),
         "![latency percentiles](overhead-latency.png)",
-        "### Goals\n\n" + goals(pairs),
+        "### Before issue 12 (previous report, load average 1.6)\n\n" + BEFORE,
+        "### Two workers on Redis state\n\n" + (
+            scaling if isinstance(scaling, str) else
+            "Concurrency 16, same body. One worker is pinned to one core as above; the two "
+            "workers are not pinned (the upstream and wrk share the two cores with them, so "
+            "1.7x needs the gateway to be most of the machine's work).\n\n"
+            + scaling_table(scaling)),
+        "### Goals (issue 12)\n\n" + goals(pairs, scaling if isinstance(scaling, Scaling)
+                                          else None),
         "LiteLLM publishes 3 / 17 / 31 ms p50/p90/p99 of added latency on 2 vCPU.",
         "### Server-Timing against the measured difference\n\n" + timing_check(sample, pairs),
         "### Profile\n\n" + profile,

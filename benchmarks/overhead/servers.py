@@ -66,14 +66,33 @@ def free_port() -> int:
         return port
 
 
-def gateway_config(upstream_port: int, gateway_port: int, ledger_dir: Path) -> str:
-    """TOML: only BackgroundErase at the upstream, cache off, JSON logs, ledger in `ledger_dir`."""
+def cpu_seconds_tree(pid: int) -> float:
+    """`cpu_seconds` of `pid` and its child processes (uvicorn's workers)."""
+    total = cpu_seconds(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError):
+        for child in children.read_text().split():
+            with contextlib.suppress(OSError):
+                total += cpu_seconds_tree(int(child))
+    return total
+
+
+def gateway_config(upstream_port: int, gateway_port: int, ledger_dir: Path, workers: int = 1,
+                   redis_url: str | None = None) -> str:
+    """TOML: only BackgroundErase at the upstream, cache off, JSON logs, ledger in `ledger_dir`;
+    with `redis_url`, state on Redis (needed by `workers` > 1)."""
+    state = ""
+    if redis_url is not None:
+        prefix = f"bg-bench-{gateway_port}:"
+        state = f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\nkey_prefix = "{prefix}"\n'
     return f"""\
 [server]
 host = "127.0.0.1"
 port = {gateway_port}
 log_format = "json"
+workers = {workers}
 
+{state}
 [routing]
 policy = "priority"
 fallback = true
@@ -139,9 +158,13 @@ def _start(command: list[str], log: Path, ready_url: str) -> subprocess.Popen[by
 
 @contextlib.contextmanager
 def running_servers(
-    layout: Layout, workdir: Path, ledger_dirs: dict[str, Path]
+    layout: Layout, workdir: Path, ledger_dirs: dict[str, Path],
+    workers: dict[str, int] | None = None, redis_url: str | None = None,
 ) -> Iterator[Running]:
-    """Start the upstream, then one gateway per `ledger_dirs` entry; stop them all on exit."""
+    """Start the upstream, then one gateway per `ledger_dirs` entry; stop them all on exit.
+
+    A gateway named in `workers` runs that many worker processes on Redis state (`redis_url`),
+    unpinned (every core)."""
     workdir.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -158,11 +181,14 @@ def running_servers(
             port = free_port()
             ledger_dir.mkdir(parents=True, exist_ok=True)
             config = workdir / f"gateway-{name}.toml"
-            config.write_text(gateway_config(upstream_port, port, ledger_dir), encoding="utf-8")
+            count = (workers or {}).get(name, 1)
+            config.write_text(gateway_config(upstream_port, port, ledger_dir, count,
+                                             redis_url if count > 1 else None),
+                              encoding="utf-8")
             urls[name] = f"http://127.0.0.1:{port}"
             process = _start(
                 pinned([str(VENV_BIN / "bg-gateway"), "serve", "--config", str(config)],
-                       layout.gateway),
+                       layout.gateway if count == 1 else None),
                 workdir / f"gateway-{name}.log", urls[name] + "/ready",
             )
             processes.append(process)

@@ -193,7 +193,7 @@ async def removebg(request: Request) -> Response[bytes]:
         opaque = background is not None and await anyio.to_thread.run_sync(_opaque, background)
         options = auto_format(options, opaque)
     served = await serve(request, admission, image, url.strip() if isinstance(url, str) else None,
-                         options, api="removebg")
+                         options, api="removebg", measure_foreground=True)
     processed = served.removal.image
     top, left, width, height = processed.foreground or (0, 0, 0, 0)
     if width == 0 or height == 0:

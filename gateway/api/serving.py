@@ -73,8 +73,14 @@ async def serve(
     request: Request, admission: Admission, image: bytes | None, image_url: str | None,
     options: OutputOptions, *, hints: RouteHints | None = None, trimap: bytes | None = None,
     experiment: str | None = None, api: str | None = None, bg_image_url: str | None = None,
+    measure_foreground: bool = False,
 ) -> ServedRemoval:
-    """Fetch `image_url` (and `bg_image_url`) if needed, run the flow, log, build the headers."""
+    """Fetch `image_url` (and `bg_image_url`) if needed, run the flow, log, build the headers.
+
+    A post-processed answer carries its subject box (`X-Foreground-*`) for free. A pass-through
+    or cached answer is measured (decoded) only with `measure_foreground`, for routes whose
+    contract always has the box (remove.bg): a pass-through never decodes the answer otherwise.
+    """
     runtime = runtime_of(request)
     if image is None:
         image = await runtime.fetch_url(image_url or "")
@@ -93,7 +99,7 @@ async def serve(
     )
     served = await runtime.remove(call, experiment)
     processed = served.removal.image
-    if processed.foreground is None:  # pass-through or cached: measure the answer itself
+    if measure_foreground and processed.foreground is None:  # pass-through or cached
         box = await anyio.to_thread.run_sync(
             foreground_of, processed.data, processed.media_type, options.channels == "alpha"
         )
