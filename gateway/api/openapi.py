@@ -79,6 +79,7 @@ HEADERS: dict[str, tuple[str, bool]] = {
     "x-uncertainty-score": ("Photoroom: share of undecided subject pixels (-1: no alpha)", True),
     "x-credits-consumed": ("Clipdrop: what the call cost", True),
     "x-remaining-credits": ("Clipdrop: the client's credits left", True),
+    "Location": ("Where the new resource is", True),
     "X-Experiment": ("The experiment the request joined", False),
     "X-Foreground-Top": ("The subject's box in the answer: top", False),
     "X-Foreground-Left": ("The subject's box: left", False),
@@ -154,12 +155,15 @@ class _Builder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.types: list[type] = []
+        self.refs: list[tuple[type, Schema]] = []
 
     def schema(self, source: Any) -> Schema:
         if isinstance(source, type):
             if source not in self.types:
                 self.types.append(source)
-            return {"$ref": f"#/components/schemas/{source.__name__}"}
+            ref: Schema = {}  # filled in by components(), which names every type
+            self.refs.append((source, ref))
+            return ref
         if callable(source):
             return self.schema(source(self.settings))
         return copy.deepcopy(source)
@@ -198,8 +202,9 @@ class _Builder:
         if not operation["parameters"]:
             del operation["parameters"]
         responses = operation.setdefault("responses", {})
-        if doc.answers:
-            responses.pop(str(200), None)
+        if doc.answers:  # Litestar's guess at the success answer (`type: string`) goes
+            for status in [s for s in responses if s.startswith("2")]:
+                responses.pop(status)
         for status, answer in doc.answers.items():
             responses[str(status)] = {
                 "description": answer.description, "headers": self.headers(answer.headers),
@@ -215,9 +220,12 @@ class _Builder:
             }
 
     def components(self) -> Schema:
-        _, components = msgspec.json.schema_components(
+        refs, components = msgspec.json.schema_components(
             self.types, ref_template="#/components/schemas/{name}"
         )
+        by_type = dict(zip(self.types, refs, strict=True))
+        for source, ref in self.refs:
+            ref.update(by_type[source])
         return components
 
 
@@ -253,11 +261,11 @@ def _problem_for_framework_errors(paths: Schema, builder: _Builder) -> None:
     """Litestar documents its own 400 body; the gateway answers every error as problem+json."""
     for path_item in paths.values():
         for operation in path_item.values():
-            response = operation.get("responses", {}).get("400") if isinstance(operation,
-                                                                                 dict) else None
-            if response is not None and PROBLEM_JSON not in response.get("content", {}) \
-                    and JSON in response.get("content", {}) \
-                    and "status_code" in str(response["content"][JSON]):
+            if not isinstance(operation, dict):
+                continue
+            response = operation.get("responses", {}).get("400", {})
+            schema = response.get("content", {}).get(JSON, {}).get("schema", {})
+            if {"status_code", "detail"} <= set(schema.get("properties", {})):
                 response["content"] = {PROBLEM_JSON: {"schema": builder.schema(Problem)}}
                 response["description"] = "Error (`invalid_option`)"
 

@@ -30,11 +30,11 @@ from tests.servers import serve_in_thread
 
 #: Every image a test sends has this size, so an image and its trimap always match.
 SIZE = (24, 16)
-#: Routes being built in parallel whose owners add their `ApiDoc` (gateway/api/openapi.py).
-PENDING = re.compile(r"^/v1/jobs")
-#: Documented but left out of the schemathesis run: remove.bg's fields (crop_margin's 1/2/4
-#: values and caps, shadow_type[<type>]) are being reworked under issue 14 and not yet exact.
-UNCHECKED = re.compile(rf"{PENDING.pattern}|^/v1\.0/removebg$")
+#: Documented but left out of the schemathesis run: the jobs API needs Redis (this gateway
+#: answers it 503 `jobs_unavailable`, which the server-error check counts as a failure), and
+#: remove.bg's fields (crop_margin's 1/2/4 values only read with crop=true, per-type
+#: shadow_type[<type>]) are documented from its tables but not exactly.
+UNCHECKED = re.compile(r"^/v1/jobs|^/v1\.0/removebg$")
 
 
 def encoded(color: tuple[int, int, int], kind: str) -> bytes:
@@ -219,8 +219,6 @@ def test_every_route_is_documented(gateway: str) -> None:
     missing = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if PENDING.match(path):
-                continue
             if method in {"post", "put", "patch"} and "requestBody" not in operation:
                 missing.append(f"{method.upper()} {path}: no request body")
             for status, answer in operation["responses"].items():
