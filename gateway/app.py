@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from gateway.api.body_limits import MAX_FIELDS
+from gateway.api.compare_routes import COMPARE_ROUTES
 from gateway.api.dropin_backgrounderase import BACKGROUNDERASE_ROUTES
 from gateway.api.dropin_clipdrop import CLIPDROP_ROUTES
 from gateway.api.dropin_photoroom import PHOTOROOM_ROUTES
@@ -17,7 +18,6 @@ from gateway.api.middleware import log_cut_requests, request_context_middleware
 from gateway.api.openapi import openapi_config
 from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
-from gateway.compare.routes import COMPARE_ROUTES
 from gateway.console.routes import console_routes
 from gateway.jobs import Jobs, job_routes
 from gateway.runtime import Runtime

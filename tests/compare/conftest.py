@@ -12,8 +12,8 @@ import numpy as np
 from litestar import Litestar
 from PIL import Image
 
+from gateway.api.compare_routes import COMPARE_ROUTES
 from gateway.app import create_app
-from gateway.compare.routes import COMPARE_ROUTES
 from gateway.settings import Settings, parse_settings
 from providers.base import Provider
 

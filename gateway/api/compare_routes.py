@@ -11,10 +11,10 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 
+from gateway.api.compare_inputs import read_compare_input
 from gateway.api.problems import request_id_of
 from gateway.api.responses import wants_json
 from gateway.compare.experiments import experiments_of
-from gateway.compare.inputs import read_compare_input
 from gateway.compare.runner import CompareReport, compare_image, resolve_providers
 from gateway.compare.sheet import comparison_sheet
 from gateway.compare.stats import ExperimentStats
