@@ -22,29 +22,30 @@ add one keyword to its decorator (or one entry to those tables)::
 `Settings` returning one; `errors` lists the statuses the route can answer with an error (as
 problem+json unless `error_body`/`error_media_type` say otherwise); `query` documents query
 parameters Litestar cannot see. `tests/api/test_openapi.py` runs schemathesis against the result.
-Swagger UI, ReDoc and RapiDoc load their assets from the `openapi-ui-bundles` package, under
-`/schema/assets/`, never from a CDN.
+Swagger UI and ReDoc load their assets from the `openapi-ui-bundles` package, under
+`/schema/assets/`, never from a CDN (ReDoc's one remote URL, a logo, is rewritten).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Request, Router, get
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import (
     JsonRenderPlugin,
-    RapidocRenderPlugin,
     RedocRenderPlugin,
     SwaggerRenderPlugin,
     YamlRenderPlugin,
 )
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
-from openapi_ui_bundles import rapidoc, redoc, swagger_ui
+from openapi_ui_bundles import redoc, swagger_ui
 
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.errors import GatewayError
@@ -320,20 +321,30 @@ class SwaggerUI(_Completing, SwaggerRenderPlugin):
         _assets(router, "swagger-ui", swagger_ui.static_path)
 
 
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_script() -> bytes:
+    """ReDoc's bundle with its one remote URL (the footer logo) pointing at the bundled copy."""
+    script = (redoc.static_path / "redoc.standalone.js").read_bytes()
+    return script.replace(_REDOC_LOGO.encode(), f"{ASSETS}/redoc/logo-mini.svg".encode())
+
+
+@get("/assets/redoc-offline.js", include_in_schema=False, sync_to_thread=False,
+     media_type="text/javascript", cache_control=CacheControlHeader(max_age=86400))
+def redoc_script() -> bytes:
+    """ReDoc's script, loading nothing from elsewhere."""
+    return _redoc_script()
+
+
 class ReDoc(_Completing, RedocRenderPlugin):
-    """ReDoc with its script served by the gateway (no web fonts)."""
+    """ReDoc with its script served by the gateway (no web fonts, no remote logo)."""
 
     def receive_router(self, router: Router) -> None:
-        """Serve ReDoc's files under `/schema/assets/redoc/`."""
+        """Serve ReDoc's files under `/schema/assets/`."""
+        router.register(redoc_script)
         _assets(router, "redoc", redoc.static_path)
-
-
-class RapiDoc(_Completing, RapidocRenderPlugin):
-    """RapiDoc with its script served by the gateway."""
-
-    def receive_router(self, router: Router) -> None:
-        """Serve RapiDoc's files under `/schema/assets/rapidoc/`."""
-        _assets(router, "rapidoc", rapidoc.static_path)
 
 
 def openapi_config(title: str, version: str) -> OpenAPIConfig:
@@ -344,9 +355,8 @@ def openapi_config(title: str, version: str) -> OpenAPIConfig:
                   css_url=f"{swagger}/swagger-ui.css",
                   standalone_preset_js_url=f"{swagger}/swagger-ui-standalone-preset.js",
                   favicon=_FAVICON),
-        ReDoc(path="/redoc", js_url=f"{ASSETS}/redoc/redoc.standalone.js", google_fonts=False,
+        ReDoc(path="/redoc", js_url=f"{ASSETS}/redoc-offline.js", google_fonts=False,
               favicon=_FAVICON),
-        RapiDoc(path="/rapidoc", js_url=f"{ASSETS}/rapidoc/rapidoc-min.js", favicon=_FAVICON),
         JsonDocument(path="/openapi.json"),
         YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
     ]
