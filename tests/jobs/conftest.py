@@ -32,7 +32,7 @@ from tests.integration.kit import (
     write_config,
 )
 from tests.integration.procs import GatewayProc, gateway_processes
-from tests.servers import ROOT
+from tests.servers import ROOT, free_port
 
 OWNER_KEY = "jobs-owner-key"
 OTHER_KEY = "jobs-other-key"
@@ -179,6 +179,8 @@ class Stack:
     urls: SandboxUrls
     prefix: str
     log_dir: Path
+    worker_metrics: str
+    """The `/metrics` URL of worker 1."""
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +189,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, vendors: SandboxUrls,
     """One gateway process and two worker processes sharing Redis and a result directory."""
     tmp = tmp_path_factory.mktemp("jobs")
     config = write_config(tmp / "gateway.toml", jobs_config(tmp, vendors, jobs_prefix))
+    # The second worker serves its own metrics (a worker's items count in its own registry).
+    metrics_port = free_port()
+    with_metrics = write_config(tmp / "worker-metrics.toml", jobs_config(
+        tmp, vendors, jobs_prefix, worker_metrics_port=metrics_port))
     with gateway_processes([config], tmp) as (gateway,):
-        workers = [start_worker(config, tmp, str(i)) for i in range(2)]
+        workers = [start_worker(config, tmp, "0"), start_worker(with_metrics, tmp, "1")]
         try:
-            yield Stack(gateway.base, config, workers, gateway, vendors, jobs_prefix, tmp)
+            yield Stack(gateway.base, config, workers, gateway, vendors, jobs_prefix, tmp,
+                        f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             for worker in workers:
                 worker.stop()

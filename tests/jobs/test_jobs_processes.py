@@ -78,6 +78,12 @@ def test_fifty_items_two_workers_webhook_and_privacy(
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
     assert len(names) == 50 and names[0] == "00000.png"
 
+    metrics = http.get(stack.worker_metrics).text
+    ran = len(item_lines(stack.workers[1], job_id))
+    assert f'bg_gateway_job_items_total{{outcome="succeeded"}} {ran}.0' in metrics
+    gateway_metrics = http.get(f"{stack.base}/metrics").text
+    assert 'bg_gateway_job_queue_items{state="queued"}' in gateway_metrics
+
     other = {"X-API-Key": OTHER_KEY}
     for path in ("", "/items/0", "/archive"):
         refused = http.get(f"{stack.base}/v1/jobs/{job_id}{path}", headers=other)
