@@ -20,6 +20,7 @@ from gateway.api.problems import EXCEPTION_HANDLERS
 from gateway.api.routes import ROUTES
 from gateway.console.routes import console_routes
 from gateway.jobs import Jobs, job_routes
+from gateway.jobs.openapi import JOB_DOCS
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from providers.base import Provider
@@ -45,7 +46,7 @@ def create_app(settings: Settings, providers: Mapping[str, Provider] | None = No
         on_shutdown=[log_cut_requests],
         request_max_body_size=body_limit,
         multipart_form_part_limit=MAX_FIELDS,
-        openapi_config=openapi_config("bg-gateway", VERSION),
+        openapi_config=openapi_config("bg-gateway", VERSION, JOB_DOCS),
         state=State({"runtime": runtime, "jobs": jobs}),
         debug=False,
         logging_config=None,  # gateway.logging configures structlog and stdlib logging

@@ -105,20 +105,20 @@ class Answer(msgspec.Struct, frozen=True):
     """One documented answer: its content per media type and the headers it carries."""
 
     description: str
-    content: dict[str, Any] = msgspec.field(default_factory=dict)
+    content: dict[str, Source] = msgspec.field(default_factory=dict)
     headers: tuple[str, ...] = ()
 
 
 class ApiDoc(msgspec.Struct, frozen=True, kw_only=True):
     """What the document says about one route, beyond what Litestar derives."""
 
-    bodies: dict[str, Any] = msgspec.field(default_factory=dict)
+    bodies: dict[str, Source] = msgspec.field(default_factory=dict)
     encoding: dict[str, Schema] = msgspec.field(default_factory=dict)
-    query: Any = None
+    query: Mapping[str, Source] | Callable[[Settings], Mapping[str, Source]] | None = None
     """Query parameters: {name: Source}, or a function of the Settings returning that."""
     answers: dict[int, Answer] = msgspec.field(default_factory=dict)
     errors: tuple[int, ...] = ()
-    error_body: Any = Problem
+    error_body: Source = Problem
     error_media_type: str = PROBLEM_JSON
 
 
@@ -131,7 +131,7 @@ def image_answer(description: str, media_types: tuple[str, ...] = OUTPUT_IMAGES,
                  headers: tuple[str, ...] = REMOVAL_HEADERS,
                  json: Source | None = None) -> Answer:
     """A 200 answering image bytes (and JSON when `json` is given)."""
-    content: dict[str, Any] = dict.fromkeys(media_types, BINARY)
+    content: dict[str, Source] = dict.fromkeys(media_types, BINARY)
     if json is not None:
         content[JSON] = json
     return Answer(description, content, headers)
@@ -158,7 +158,7 @@ class _Builder:
         self.types: list[type] = []
         self.refs: list[tuple[type, Schema]] = []
 
-    def schema(self, source: Any) -> Schema:
+    def schema(self, source: Source) -> Schema:
         if isinstance(source, type):
             if source not in self.types:
                 self.types.append(source)
@@ -169,7 +169,7 @@ class _Builder:
             return self.schema(source(self.settings))
         return copy.deepcopy(source)
 
-    def content(self, content: Mapping[str, Any],
+    def content(self, content: Mapping[str, Source],
                 encoding: Mapping[str, Schema] | None = None) -> Schema:
         built: Schema = {}
         for media_type, source in content.items():
@@ -271,14 +271,15 @@ def _problem_for_framework_errors(paths: Schema, builder: _Builder) -> None:
                 response["description"] = "Error (`invalid_option`)"
 
 
-def completed_document(request: Request, document: Schema) -> Schema:
-    """The app's completed document."""
+def completed_document(request: Request, document: Schema,
+                       extra: Mapping[tuple[str, str], ApiDoc]) -> Schema:
+    """The app's completed document: the api package's declarations plus `extra`."""
     # The declarations import this module.
     from gateway.api.openapi_dropins import DROPIN_DOCS
     from gateway.api.openapi_routes import ROUTE_DOCS
 
     return complete(request.app, document, runtime_of(request).settings,
-                    {**ROUTE_DOCS, **DROPIN_DOCS})
+                    {**ROUTE_DOCS, **DROPIN_DOCS, **extra})
 
 
 class _Completing:
@@ -286,11 +287,13 @@ class _Completing:
 
     #: The completed document, shared by the plugins of one app (one OpenAPIConfig per app).
     cache: dict[str, Schema]
+    #: Declarations from packages gateway.api does not import (the jobs API).
+    extra: Mapping[tuple[str, str], ApiDoc]
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
         """Render the completed document (built on first use)."""
         if "document" not in self.cache:
-            self.cache["document"] = completed_document(request, openapi_schema)
+            self.cache["document"] = completed_document(request, openapi_schema, self.extra)
         return super().render(request, self.cache["document"])  # type: ignore[misc]
 
 
@@ -347,8 +350,12 @@ class ReDoc(_Completing, RedocRenderPlugin):
         _assets(router, "redoc", redoc.static_path)
 
 
-def openapi_config(title: str, version: str) -> OpenAPIConfig:
-    """The gateway's OpenAPI config: the completed document and locally served UIs."""
+def openapi_config(title: str, version: str,
+                   extra: Mapping[tuple[str, str], ApiDoc] | None = None) -> OpenAPIConfig:
+    """The gateway's OpenAPI config: the completed document and locally served UIs.
+
+    `extra`: {(METHOD, path): ApiDoc} of routes outside gateway.api (which cannot import them).
+    """
     swagger = f"{ASSETS}/swagger-ui"
     plugins: list[_Completing] = [
         SwaggerUI(path=["/swagger", "/"], js_url=f"{swagger}/swagger-ui-bundle.js",
@@ -362,7 +369,7 @@ def openapi_config(title: str, version: str) -> OpenAPIConfig:
     ]
     cache: dict[str, Schema] = {}
     for plugin in plugins:
-        plugin.cache = cache
+        plugin.cache, plugin.extra = cache, dict(extra or {})
     return OpenAPIConfig(
         title=title, version=version, path=SCHEMA_PATH,
         description="Background removal in front of several vendors and a local engine.",

@@ -6,7 +6,7 @@ field names, their answers and their error bodies (never problem+json). See gate
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -207,7 +207,7 @@ def _removebg_fields(settings: Settings, form: bool) -> dict[str, Schema]:
     return nullable(fields, form)
 
 
-def removebg_body(form: bool, files: bool) -> Any:
+def removebg_body(form: bool, files: bool) -> Callable[[Settings], Schema]:
     """remove.bg `POST /v1.0/removebg` fields (multipart, urlencoded or JSON)."""
 
     def build(settings: Settings) -> Schema:

@@ -26,11 +26,11 @@ from gateway.api.openapi import (
     Answer,
     ApiDoc,
     Schema,
+    Source,
     image_answer,
 )
 from gateway.api.responses import RemovalJSON
 from gateway.compare.runner import CompareReport
-from gateway.jobs.model import JobCreated, JobView
 from gateway.router.types import ProviderStatus
 from gateway.settings import Settings
 
@@ -270,7 +270,7 @@ _READY: Schema = {"type": "object", "required": ["ready"],
                   "properties": {"ready": {"type": "boolean"}}}
 
 
-def _json(description: str, source: Any) -> dict[int, Answer]:
+def json_answer(description: str, source: Source) -> dict[int, Answer]:
     return {200: Answer(description, {JSON: source})}
 
 
@@ -320,67 +320,23 @@ COMPARE = ApiDoc(
 )
 
 
-# --- /v1/jobs ------------------------------------------------------------------------------------
-
-def job_json(settings: Settings) -> Schema:
-    """`POST /v1/jobs` as JSON: items (base64 or URL each), unified options, a webhook."""
-    item = {"anyOf": [{"type": "object", "properties": {name: schema},
-                       "required": [name], "additionalProperties": False}
-                      for name, schema in (("image_base64", B64), ("image_url", URL))]}
-    return {"type": "object", "required": ["items"], "additionalProperties": False,
-            "properties": {
-                "items": {"type": "array", "items": item, "minItems": 1},
-                "options": {"type": "object", "additionalProperties": False,
-                            "properties": option_schemas(settings, form=False)},
-                "webhook_url": {**URL, "description": "POSTed the job's status when it ends"},
-            }}
-
-
-def job_multipart(settings: Settings) -> Schema:
-    """`POST /v1/jobs` as multipart: repeated `image_file` parts, options, a webhook."""
-    return object_schema({
-        IMAGE_FIELDS[0]: {"type": "array", "items": BINARY, "description": "one part per image"},
-        "image_url": {"type": "array", "items": URL},
-        "webhook_url": URL, **option_schemas(settings, form=True),
-    })
-
-
-_JOB_READS = (401, 404, 429, 503)
-
-
 def route_docs() -> dict[tuple[str, str], ApiDoc]:
     """{(METHOD, path): ApiDoc} for every route of the gateway's own modules."""
     return {
         ("POST", "/v1/remove-background"): REMOVE_BACKGROUND,
-        ("GET", "/v1/providers"): ApiDoc(answers=_json("Every configured provider", Providers),
-                                         errors=READS),
-        ("GET", "/v1/usage"): ApiDoc(answers=_json("Usage by client and provider", Usage),
+        ("GET", "/v1/providers"): ApiDoc(
+            answers=json_answer("Every configured provider", Providers), errors=READS),
+        ("GET", "/v1/usage"): ApiDoc(answers=json_answer("Usage by client and provider", Usage),
                                      query={"from": _INSTANT, "to": _INSTANT}, errors=READS),
-        ("GET", "/v1/credits"): ApiDoc(answers=_json("Credits per provider", Credits),
+        ("GET", "/v1/credits"): ApiDoc(answers=json_answer("Credits per provider", Credits),
                                        errors=READS),
         ("GET", "/ready"): ApiDoc(answers={200: Answer("Ready", {JSON: _READY}),
                                            503: Answer("Not ready", {JSON: _READY})}),
         ("POST", "/v1/compare"): COMPARE,
-        ("POST", "/v1/jobs"): ApiDoc(
-            bodies={JSON: job_json, MULTIPART: job_multipart},
-            encoding=file_parts(IMAGE_FIELDS[0]),
-            answers={202: Answer("Queued", {JSON: JobCreated}, ("Location",))},
-            errors=(400, 401, 413, 415, 429, 503)),
-        ("GET", "/v1/jobs/{job_id}"): ApiDoc(answers=_json("The job", JobView),
-                                             errors=_JOB_READS),
-        ("DELETE", "/v1/jobs/{job_id}"): ApiDoc(
-            answers=_json("The job, its waiting items cancelled", JobView), errors=_JOB_READS),
-        ("GET", "/v1/jobs/{job_id}/items/{index}"): ApiDoc(
-            answers={200: image_answer("The item's result, as the unified API answers it",
-                                       OUTPUTS, json=RemovalJSON)},
-            errors=tuple(sorted({*PROBLEMS, 404}))),
-        ("GET", "/v1/jobs/{job_id}/archive"): ApiDoc(
-            answers={200: Answer("A ZIP of the results so far", {"application/zip": BINARY})},
-            errors=_JOB_READS),
-        ("GET", "/v1/experiments"): ApiDoc(answers=_json("Configured experiments", OPEN_OBJECT),
-                                           errors=READS),
+        ("GET", "/v1/experiments"): ApiDoc(
+            answers=json_answer("Configured experiments", OPEN_OBJECT), errors=READS),
         ("GET", "/v1/experiments/{name}"): ApiDoc(
-            answers=_json("Per-variant figures", OPEN_OBJECT), errors=(*READS, 404)),
+            answers=json_answer("Per-variant figures", OPEN_OBJECT), errors=(*READS, 404)),
     }
 
 

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ def register_images() -> None:
     )
 
 
-def _drop(container: Any, names: tuple[str, ...]) -> None:
+def _drop(container: object, names: tuple[str, ...]) -> None:
     if isinstance(container, dict):
         for name in names:
             container.pop(name, None)
@@ -111,7 +111,7 @@ def _drop(container: Any, names: tuple[str, ...]) -> None:
 BACKGROUNDS = ("bg_color", "bg_image_url", "bg_image_file", "bg_image_base64")
 
 
-def positive_fixups(image_url: str) -> Any:
+def positive_fixups(image_url: str) -> Callable[[object, Case, dict[str, Any]], None]:
     """Before a schema-valid request: what the schema cannot express about URLs and regions.
 
     `image_url`/`bg_image_url` must be fetchable (they point at the test's image server);
