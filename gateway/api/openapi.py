@@ -2,26 +2,31 @@
 
 The routes read their bodies by hand (multipart, urlencoded, JSON or a raw image, see
 `gateway.api.inputs`), so Litestar sees neither request bodies nor the real answers. Each route
-therefore carries one declaration, an `ApiDoc`, in its decorator's `opt`, and this module merges
-the declarations into the document Litestar builds: request bodies per content type, answers per
-status with their media types and headers, and error answers (problem+json, or a drop-in's vendor
-shape). msgspec Structs named in a declaration become `components.schemas` entries. The options
-of the unified API come from `gateway.api.options` (and the configured providers, policies and
+gets one declaration, an `ApiDoc`, and this module merges the declarations into the document
+Litestar builds: request bodies per content type, answers per status with their media types and
+headers, and error answers (problem+json, or a drop-in's vendor shape). msgspec Structs named in
+a declaration become `components.schemas` entries. The unified API's options come from the
+parser's tables in `gateway.api.options` (and the configured providers, policies and
 experiments), so a new option shows up in the document without touching this module.
 
-The declarations of the existing routes are tables keyed by (METHOD, path):
-`gateway.api.openapi_routes` (unified API, compare; the option schemas) and
-`gateway.api.openapi_dropins` (the drop-ins in their vendors' shapes). To document a new route,
-add one keyword to its decorator (or one entry to those tables)::
+Where the declarations are: `gateway.api.openapi_routes` (unified API, compare, the option
+schemas), `gateway.api.openapi_dropins` (the drop-ins in their vendors' shapes) and
+`gateway.jobs.openapi` (handed in by `gateway.app` as `extra`: gateway.api must not import the
+jobs package), each a table keyed by (METHOD, path). To document a new route, add one keyword to
+its decorator (it wins over any table entry)::
 
-    @get("/v1/jobs/{job_id:str}", opt=documented(ApiDoc(
-        answers={200: Answer("The job", {JSON: JobView})}, errors=(401, 404, 429),
+    @get("/v1/things/{thing_id:str}", opt=documented(ApiDoc(
+        answers={200: Answer("The thing", {JSON: ThingView})}, errors=(401, 404, 429),
     )))
 
 `bodies` maps a request media type to a Struct type, a JSON Schema dict, or a function of the
-`Settings` returning one; `errors` lists the statuses the route can answer with an error (as
-problem+json unless `error_body`/`error_media_type` say otherwise); `query` documents query
-parameters Litestar cannot see. `tests/api/test_openapi.py` runs schemathesis against the result.
+`Settings` returning one (`encoding` gives multipart file parts their types and a filename);
+`answers` maps a status to an `Answer` (content per media type, headers by name from `HEADERS`);
+`errors` lists the statuses the route answers with an error, as problem+json unless
+`error_body`/`error_media_type` say otherwise; `query` documents query parameters Litestar cannot
+see or describes better the ones it can. `tests/api/test_openapi.py` fails for a POST route with
+no request body and runs schemathesis, all checks, against a live gateway.
+
 Swagger UI and ReDoc load their assets from the `openapi-ui-bundles` package, under
 `/schema/assets/`, never from a CDN (ReDoc's one remote URL, a logo, is rewritten).
 """
