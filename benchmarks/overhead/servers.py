@@ -143,13 +143,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
-def _start(command: list[str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
+def _start(command: list[str], log: Path, ready_url: str,
+           timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
                                    stderr=subprocess.STDOUT)
     try:
-        _wait_ready(ready_url, process)
+        _wait_ready(ready_url, process, timeout_s)
     except RuntimeError:
         _stop(process)
         raise
@@ -190,6 +191,8 @@ def running_servers(
                 pinned([str(VENV_BIN / "bg-gateway"), "serve", "--config", str(config)],
                        layout.gateway if count == 1 else None),
                 workdir / f"gateway-{name}.log", urls[name] + "/ready",
+                # uvicorn restarts a worker that is slow to import on a busy machine
+                30.0 if count == 1 else 180.0,
             )
             processes.append(process)
             pids[name] = process.pid
