@@ -218,5 +218,5 @@ def _result(served: Served, request_id: str) -> ItemResult:
         provider=removal.provider, attempts=removal.attempts, emulated=image.emulated,
         cost=0.0 if served.cache_hit else removal.cost, provider_ms=removal.provider_ms,
         postprocess_ms=removal.postprocess_ms, total_ms=removal.total_ms,
-        request_id=request_id, cache_hit=served.cache_hit,
+        request_id=request_id, cache_hit=served.cache_hit, foreground=image.foreground,
     )

@@ -16,7 +16,13 @@ import msgspec
 
 from gateway.api.options import RequestOptions
 from gateway.auth import Client
-from gateway.errors import NoProviderAvailable, ProviderFailed, ProviderTimedOut, QuotaExceeded
+from gateway.errors import (
+    InvalidImageUrl,
+    NoProviderAvailable,
+    ProviderFailed,
+    ProviderTimedOut,
+    QuotaExceeded,
+)
 from gateway.ledger import UsageLedger, UsageRecord, UsageRow
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
@@ -41,7 +47,14 @@ async def run_item(
     hints = RouteHints(provider=options.provider, providers=options.providers,
                        fallback=options.fallback, policy=options.policy,
                        routing_key=options.routing_key)
-    call = RemovalCall(image=image, request_id=request_id, options=options.output, hints=hints,
+    output = options.output
+    if options.bg_image_url is not None:  # as `gateway.api.serving.serve` does for the sync API
+        try:
+            background = await runtime.fetch_url(options.bg_image_url)
+        except InvalidImageUrl as exc:  # the fetcher's messages name `image_url`
+            raise InvalidImageUrl(exc.detail.replace("image_url", "bg_image_url", 1)) from None
+        output = msgspec.structs.replace(output, bg_image=background)
+    call = RemovalCall(image=image, request_id=request_id, options=output, hints=hints,
                        client=client)
     return await runtime.remove(call, options.experiment)
 

@@ -43,6 +43,8 @@ class ItemResult(msgspec.Struct, frozen=True):
     total_ms: float
     request_id: str
     cache_hit: bool = False
+    foreground: tuple[int, int, int, int] | None = None
+    """The subject's (top, left, width, height) in the result, when measured."""
 
 
 class ItemRecord(msgspec.Struct, frozen=True, omit_defaults=True):

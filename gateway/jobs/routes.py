@@ -125,7 +125,7 @@ async def item_result(request: Request, job_id: JobId, index: Index) -> Response
         raise NotFoundException(f"item {index} is {record.status}: no result (yet)")
     removal = Removal(
         image=ProcessedImage(data, result.media_type, result.width, result.height,
-                             result.emulated),
+                             result.emulated, foreground=result.foreground),
         provider=result.provider, attempts=result.attempts, cost=result.cost,
         provider_ms=result.provider_ms, postprocess_ms=result.postprocess_ms,
         total_ms=result.total_ms,

@@ -254,3 +254,13 @@ def test_jobs_settings_are_checked() -> None:
                         "jobs": {"result_store": "s3"}})
     with pytest.raises(SettingsError, match=r"jobs\.max_items"):
         parse_settings({"providers": {"fake": {"type": "local"}}, "jobs": {"max_items": 0}})
+
+
+async def test_bg_image_url_is_fetched_like_the_sync_api(client: AsyncTestClient) -> None:
+    """`bg_image_url` goes through the SSRF-safe fetcher too; a refusal names the option."""
+    answer = await client.post("/v1/jobs", json={
+        "items": [{"image_base64": IMAGE}],
+        "options": {"bg_image_url": "http://127.0.0.1:9/backdrop.jpg"}})
+    status = await _wait_done(client, answer.json()["id"])
+    error = status["items"][0]["error"]
+    assert error["code"] == "invalid_image_url" and "bg_image_url" in error["detail"]
