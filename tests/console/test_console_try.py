@@ -61,7 +61,13 @@ def test_upload_shows_the_answering_provider_and_keeps_the_key_out_of_urls(
     assert served_by == "backgrounderase"
     result = page.locator("[data-testid=result]")
     expect(result).to_have_attribute("data-provider", served_by)
-    expect(page.locator(".answer dd").first).to_have_text(served_by)
+    facts = page.locator("#page-try .answer")
+    expect(facts.locator("dd").first).to_have_text(served_by)
+    expect(facts).to_contain_text(f"{served_by}: ok")  # X-Attempts in words
+    emulated = [step for step in response.headers.get("x-emulated", "").split(",") if step]
+    expect(facts.locator("dd").nth(2)).to_have_text(  # X-Emulated in words
+        ", ".join(emulated) if emulated else "nothing (all native)")
+    expect(facts).to_contain_text("provider ")  # the Server-Timing split
     width = page.evaluate("document.querySelector('[data-testid=result]').naturalWidth")
     assert width == int(response.headers["x-width"])
     # The result on each background, before/after, 100%: none of it may break the page.

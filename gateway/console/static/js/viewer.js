@@ -55,6 +55,7 @@ export class ResultViewer {
     this.result = el("img", { class: "after", src: resultUrl, alt: `cut-out by ${provider}`,
       "data-testid": testid, "data-provider": provider });
     this.frame.replaceChildren(this.before, this.result);
+    this.result.addEventListener("click", (event) => this.zoomAt(event));
     this.download.href = resultUrl;
     this.download.download = filename;
     this.download.hidden = false;
@@ -89,6 +90,17 @@ export class ResultViewer {
       b.classList.toggle("active", b.dataset.zoom === zoom);
     }
     this.layout();
+  }
+
+  /** A click in Fit view: 100% zoom centred on the clicked point (to judge an edge). */
+  zoomAt(event) {
+    if (this.zoom === "100") return;
+    const box = this.result.getBoundingClientRect();
+    const x = (event.clientX - box.left) / box.width;
+    const y = (event.clientY - box.top) / box.height;
+    this.setZoom("100");
+    this.stage.scrollLeft = x * this.result.naturalWidth - this.stage.clientWidth / 2;
+    this.stage.scrollTop = y * this.result.naturalHeight - this.stage.clientHeight / 2;
   }
 
   /** Fit: the whole image inside the stage. 100%: one image pixel per screen pixel, scrollable. */
