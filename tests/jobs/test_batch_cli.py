@@ -72,3 +72,17 @@ def test_batch_through_a_server_jobs_api(
     assert code == 0, report
     assert sorted(p.name for p in out.glob("*.png")) == ["p0.png", "p1.png", "p2.png", "p3.png"]
     assert "4 written" in report and "cost 1\n" in report and "withoutbg" in report
+
+
+def test_worker_needs_redis_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bg-gateway worker` on memory state stops at once, naming the setting."""
+    config = write_config(tmp_path / "c.toml",
+                          config_data(tmp_path, {"local": {"type": "local"}}))
+    assert main(["worker", "--config", str(config)]) == 2
+    assert "state.backend" in capsys.readouterr().err
+
+
+def test_batch_of_a_missing_path_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A path that names nothing is an error, before any work."""
+    assert main(["batch", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 1
+    assert "nowhere" in capsys.readouterr().err
