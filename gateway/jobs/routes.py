@@ -8,11 +8,13 @@ limit (polling is cheap); creating a job is admitted like any request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
@@ -20,6 +22,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter
+from redis.exceptions import RedisError
 
 from gateway.api.problems import problem_response
 from gateway.api.responses import removal_headers, removal_response
@@ -54,6 +57,16 @@ def jobs_of(request: Request) -> Jobs:
     return jobs
 
 
+@contextlib.contextmanager
+def reachable() -> Iterator[None]:
+    """Redis lost mid-request: a 503 `jobs_unavailable` with Retry-After, not a 500."""
+    try:
+        yield
+    except RedisError:
+        raise JobsUnavailable("the job queue (Redis) is not reachable now; retry later",
+                              retry_after=5) from None
+
+
 def owner_name(client: Client | None) -> str:
     """The name a job is owned under."""
     return client.name if client is not None else "anonymous"
@@ -62,7 +75,8 @@ def owner_name(client: Client | None) -> str:
 async def _owned(request: Request, job_id: JobId) -> tuple[Jobs, JobMeta]:
     jobs = jobs_of(request)
     client = runtime_of(request).auth.identify(request.headers)
-    meta = await jobs.records.meta(job_id) if _JOB_ID.match(job_id) else None
+    with reachable():
+        meta = await jobs.records.meta(job_id) if _JOB_ID.match(job_id) else None
     if meta is None or meta.owner != owner_name(client):
         raise NotFoundException(f"no job {job_id[:40]!r} for this client")
     return jobs, meta
@@ -93,8 +107,9 @@ async def create_job(request: Request) -> Response[bytes]:
                            if data is not None))
     meta = JobMeta(id=job_id, owner=owner_name(client), total=len(given.images),
                    options=given.options, created_at=time.time(), webhook_url=given.webhook_url)
-    await jobs.records.create(meta, [ItemRecord(url=url) for url in given.urls])
-    await enqueue_items(jobs.queue, jobs.settings, job_id, meta.total)
+    with reachable():
+        await jobs.records.create(meta, [ItemRecord(url=url) for url in given.urls])
+        await enqueue_items(jobs.queue, jobs.settings, job_id, meta.total)
     location = f"/v1/jobs/{job_id}"
     return _json(JobCreated(job_id, "queued", meta.total), 202,
                  {"Location": location, **rate_headers})
@@ -103,7 +118,8 @@ async def create_job(request: Request) -> Response[bytes]:
 async def job_status(request: Request, job_id: JobId) -> Response[bytes]:
     """The job's status document."""
     jobs, meta = await _owned(request, job_id)
-    view = await jobs.records.view(meta)
+    with reachable():
+        view = await jobs.records.view(meta)
     if view is None:
         raise NotFoundException(f"no job {job_id!r} for this client")
     return _json(view)
@@ -112,7 +128,8 @@ async def job_status(request: Request, job_id: JobId) -> Response[bytes]:
 async def item_result(request: Request, job_id: JobId, index: Index) -> Response[bytes]:
     """One item's result, as the synchronous API would have answered it."""
     jobs, _ = await _owned(request, job_id)
-    record = await jobs.records.item(job_id, index)
+    with reachable():
+        record = await jobs.records.item(job_id, index)
     if record is None:
         raise NotFoundException(f"job {job_id!r} has no item {index}")
     if record.status == "failed" and record.error is not None:
@@ -148,7 +165,9 @@ async def job_archive(request: Request, job_id: JobId) -> Response[bytes]:
     """A ZIP of every result so far (`00000.png`, … by item index)."""
     jobs, meta = await _owned(request, job_id)
     files: list[tuple[str, bytes]] = []
-    for index, record in sorted((await jobs.records.items(job_id)).items()):
+    with reachable():
+        records = await jobs.records.items(job_id)
+    for index, record in sorted(records.items()):
         if record.status != "succeeded" or record.result is None:
             continue
         data = await jobs.store.get(result_key(job_id, index))
@@ -163,9 +182,10 @@ async def job_archive(request: Request, job_id: JobId) -> Response[bytes]:
 async def cancel_job(request: Request, job_id: JobId) -> Response[bytes]:
     """Cancel the items not yet started; running items finish. Answers the status document."""
     jobs, meta = await _owned(request, job_id)
-    if await jobs.records.cancel(job_id, time.time()) == 1:
-        await jobs.job_finished(meta)
-    view = await jobs.records.view(meta)
+    with reachable():
+        if await jobs.records.cancel(job_id, time.time()) == 1:
+            await jobs.job_finished(meta)
+        view = await jobs.records.view(meta)
     return _json(view)
 
 

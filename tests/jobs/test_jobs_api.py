@@ -264,3 +264,15 @@ async def test_bg_image_url_is_fetched_like_the_sync_api(client: AsyncTestClient
     status = await _wait_done(client, answer.json()["id"])
     error = status["items"][0]["error"]
     assert error["code"] == "invalid_image_url" and "bg_image_url" in error["detail"]
+
+
+def test_redis_lost_mid_request_is_a_503() -> None:
+    """A Redis error inside a jobs route becomes 503 `jobs_unavailable` with Retry-After."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from gateway.errors import JobsUnavailable
+    from gateway.jobs.routes import reachable
+
+    with pytest.raises(JobsUnavailable) as caught, reachable():
+        raise RedisConnectionError("gone")
+    assert caught.value.status == 503 and caught.value.retry_after == 5
