@@ -93,12 +93,15 @@ def main() -> None:
             shoot_compare(page, image, truth)
             set_fault(urls.backgrounderase, status=500, count=10)
             with httpx.Client(timeout=30) as http:
+                for _ in range(4):
+                    remove(http, base, image, experiment="ab", headers={"X-API-Key": CLIENT_KEY})
                 for _ in range(2):
                     remove(http, base, image, provider="backgrounderase", fallback="false",
                            headers={"X-API-Key": CLIENT_KEY})
             page.click("nav a[data-tab=providers]")
             page.wait_for_selector("tr[data-provider=backgrounderase][data-circuit=open]")
             page.wait_for_selector("[data-testid=usage-table]")
+            page.wait_for_selector("table[data-experiment=ab]")
             page.screenshot(path=str(DOCS / "console-providers.png"), full_page=True)
             shoot_jobs(page)
             browser.close()

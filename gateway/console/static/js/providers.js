@@ -34,15 +34,23 @@ const COLUMNS = [
     .join(" · ") : ""],
 ];
 
-/** A table of any list of flat records (experiment variants, usage rows): columns from keys. */
+/** Any value in words: objects as `key value · …`, lists joined with `; `. */
+function describe(value) {
+  if (Array.isArray(value)) return value.length ? value.map(describe).join("; ") : "–";
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${k.replaceAll("_", " ")} ${describe(v)}`).join(" · ");
+  }
+  return fmt(value);
+}
+
+/** A table of any list of records (experiment variants, usage rows): columns from the keys,
+ * so fields the gateway adds later show up without a change here. */
 function recordTable(rows, attrs = {}) {
   if (!rows.length) return el("p", { class: "hint", text: "Nothing yet." });
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return table(keys.map((k) => [k.replaceAll("_", " "), (r) => {
-    const v = r[k];
-    if (Array.isArray(v)) return v.map((x) => typeof x === "object" ? JSON.stringify(x) : x).join("; ");
-    return v !== null && typeof v === "object" ? JSON.stringify(v) : fmt(v);
-  }]), rows, { class: "grid-table", ...attrs });
+  return table(keys.map((k) => [k.replaceAll("_", " "), (r) => describe(r[k])]), rows,
+    { class: "grid-table", ...attrs });
 }
 
 export function setupProviders(root, { onProviders, needKey }) {
