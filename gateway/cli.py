@@ -27,10 +27,17 @@ with `bg-gateway remove photo.jpg -o cutout.png` (no server, no API key needed).
 """
 
 
+def _version() -> str:
+    """The installed package's version (a bare checkout that was never installed has none)."""
+    try:
+        return importlib.metadata.version("bg-gateway")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bg-gateway", description=_DESCRIPTION)
-    parser.add_argument("--version", action="version",
-                        version=f"bg-gateway {importlib.metadata.version('bg-gateway')}")
+    parser.add_argument("--version", action="version", version=f"bg-gateway {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP gateway")
