@@ -29,7 +29,8 @@ export function setupJobs(root, { toast }) {
   const thumbs = $(".job-thumbs", root);
   const archive = $("[data-testid=job-archive]", root);
   const cancel = $("#job-cancel", root);
-  const options = optionsForm($("#job-options", root), "job", { extra: false });
+  // A job's options are text fields (an uploaded background is not taken for a batch).
+  const options = optionsForm($("#job-options", root), "job", { extra: false, files: false });
   let job = null; // {id, names, timer, urls, shown}
 
   function chosen() {

@@ -54,8 +54,9 @@ function field(option, prefix) {
 
 /** Render the options into `root`; returns a function giving the non-default values
  * (strings, or a File for a file option). */
-export function optionsForm(root, prefix, { extra = true } = {}) {
-  root.replaceChildren(...OPTIONS.map((o) => field(o, prefix)));
+export function optionsForm(root, prefix, { extra = true, files = true } = {}) {
+  const shown = OPTIONS.filter((o) => files || o.kind !== "file");
+  root.replaceChildren(...shown.map((o) => field(o, prefix)));
   let more = null;
   if (extra) {
     more = el("textarea", { id: `${prefix}-more`, rows: "2", spellcheck: "false",
@@ -64,7 +65,7 @@ export function optionsForm(root, prefix, { extra = true } = {}) {
   }
   return () => {
     const values = {};
-    for (const option of OPTIONS) {
+    for (const option of shown) {
       const input = root.querySelector(`[name="${option.name}"]`);
       let value = input.value.trim();
       if (option.kind === "bool") value = input.checked ? "true" : "";
