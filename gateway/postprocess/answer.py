@@ -90,7 +90,7 @@ def _check_final(answer: Answer, asked: OutputOptions, size: tuple[int, int], wh
     if asked.channels == "alpha":
         if answer.mode not in ("L", "1", "I", "I;16", "LA"):
             raise BadAnswer(f"asked for a single-channel matte, got {answer.mode}", provider=who)
-    elif answer.format != "jpeg" and not answer.has_alpha and not (
+    elif answer.format != "jpeg" and not answer.has_alpha and asked.bg_image is None and not (
         asked.bg_color is not None and asked.bg_color[3] == 255
     ):
         raise BadAnswer("asked for a cutout with transparency, got none", provider=who)

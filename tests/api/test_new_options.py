@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from litestar import Litestar, Response, get
@@ -23,6 +24,8 @@ from gateway.app import create_app
 from providers.base import OPTION_NAMES, Capabilities
 from providers.local.config import LocalConfig
 from providers.local.provider import LocalProvider
+from sandbox.options import REMOVEBG_KEY, SandboxOptions
+from sandbox.removebg import create_removebg_app
 from tests.api.conftest import gateway_settings
 from tests.fakes import FakeProvider
 from tests.imaging import decode, encode
@@ -253,3 +256,44 @@ async def test_bad_new_options_are_400_before_any_provider(
     assert problem["code"] == "invalid_option"
     assert f"`{named}" in problem["detail"]
     assert fake.calls == []
+
+
+@pytest.fixture(scope="module")
+def removebg_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real gateway with one `removebg` provider: the sandbox remove.bg over loopback."""
+    with serve_in_thread(create_removebg_app(SandboxOptions())) as vendor:
+        table = {"type": "removebg", "api_key": REMOVEBG_KEY, "base_url": vendor}
+        settings = gateway_settings(tmp_path_factory.mktemp("removebg"),
+                                    {"providers": {"removebg": table}})
+        with serve_in_thread(create_app(settings)) as base:
+            yield base
+
+
+def test_native_at_removebg_over_http(removebg_gateway: str, product) -> None:
+    """remove.bg does roi/scale/position/shadow/bg_image itself (X-Emulated empty); zip is ours."""
+    image, _ = product
+    url = f"{removebg_gateway}{URL}"
+    with httpx.Client(timeout=60) as http:
+        def send(**data: str) -> httpx.Response:
+            response = http.post(url, files={"image_file": ("p.jpg", image)}, data=data)
+            assert response.status_code == 200, response.text
+            assert response.headers["x-provider"] == "removebg"
+            return response
+
+        _, _, w, h = box_of(alpha_of(send()))
+        placed = send(scale="50%", position="0% 100%")
+        zipped = send(scale="50%", position="0% 100%", format="zip")
+        shaded = send(shadow="true", bg_image_base64=base64.b64encode(
+            solid_png(8, 8, (0, 0, 250))).decode())
+    assert placed.headers["x-emulated"] == ""
+    got = box_of(alpha_of(placed))
+    height, width = product[1].shape
+    factor = 0.5 * min(width / w, height / h)
+    assert abs(got[2] - w * factor) <= 3 and abs(got[3] - h * factor) <= 3
+    assert got[0] <= 2 and abs(got[1] + got[3] - height) <= 2
+    assert {"zip", "scale", "position"} <= set(zipped.headers["x-emulated"].split(","))
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        assert box_of(np.asarray(decode(archive.read("alpha.png")))) == got
+    assert header_box(zipped.headers) == got  # post-processed: the box comes with it
+    assert shaded.headers["x-emulated"] == ""
+    assert decode(shaded.content).convert("RGB").getpixel((0, 0))[2] > 230
