@@ -204,7 +204,10 @@ def _removebg_fields(settings: Settings, form: bool) -> dict[str, Schema]:
         "crop_margin": {"type": "string", "description": "1, 2 or 4 sizes (`30px`, `10%`); "
                         "at most 500 px or 50% of the subject per side"},
     })
-    return nullable(fields, form)
+    fields = nullable(fields, form)
+    # The route reads a null or blank shadow_type as invalid, unlike its other fields.
+    fields["shadow_type"] = words(SHADOW_TYPES, "none")
+    return fields
 
 
 def removebg_body(form: bool, files: bool) -> Callable[[Settings], Schema]:
