@@ -26,7 +26,7 @@ from gateway.state.guard import probe_all
 from providers.base import Provider, SupportsCredits, SupportsHealth
 from providers.errors import ProviderError
 from providers.registry import build_provider
-from providers.transport import PooledTransport
+from providers.transport import VendorTransport
 
 log = structlog.get_logger("gateway")
 
@@ -104,9 +104,8 @@ class Runtime:
             log.info("provider_disabled", provider=name, reason=why)
         self.state = await open_state(settings.state)
         self.client = httpx.AsyncClient(
-            # Small pools keep httpcore's per-request pool upkeep cheap under concurrency; every
-            # pooled connection stays alive (reopening them under load costs more).
-            transport=PooledTransport(max_connections=200, per_pool=4),
+            # Every pooled connection stays alive (reopening them under load costs more).
+            transport=VendorTransport(max_connections=200),
             follow_redirects=False,
         )
         if self._injected is not None:
