@@ -22,19 +22,33 @@ log = structlog.get_logger("gateway.router")
 TRANSIENT = frozenset({"timeout", "unavailable"})
 
 
+#: period -> (key, end as a UNIX time): two requests per ms need no calendar arithmetic each.
+_current_periods: dict[str, tuple[str, float]] = {}
+
+
 def budget_period(period: str, now: datetime | None = None) -> tuple[str, float, float]:
     """(period key, seconds until the period ends, key TTL in seconds) for `day` or `month`."""
-    now = now or datetime.now(UTC)
-    if period == "day":
-        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + timedelta(days=1)
-        key = f"day:{start:%Y-%m-%d}"
+    if now is None:
+        clock = time.time()
+        current = _current_periods.get(period)
+        if current is not None and clock < current[1]:
+            left = current[1] - clock
+            return current[0], left, left + 86400.0
+        now = datetime.fromtimestamp(clock, UTC)
+        key, end = _period_of(period, now)
+        _current_periods[period] = (key, end.timestamp())
     else:
-        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (start + timedelta(days=32)).replace(day=1)
-        key = f"month:{start:%Y-%m}"
+        key, end = _period_of(period, now)
     left = (end - now).total_seconds()
     return key, left, left + 86400.0
+
+
+def _period_of(period: str, now: datetime) -> tuple[str, datetime]:
+    if period == "day":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return f"day:{start:%Y-%m-%d}", start + timedelta(days=1)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return f"month:{start:%Y-%m}", (start + timedelta(days=32)).replace(day=1)
 
 
 async def _rate(state: StateBackend, entry: Entry) -> tuple[int | None, float]:
