@@ -1,4 +1,4 @@
-"""Parse `POST /v1/compare`: the removal input plus `sheet`, `tile` and a ground-truth image."""
+"""Parse `POST /v1/compare`: the removal input plus `sheet`, `tile`, `images` and a ground truth."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gateway.errors import InvalidOption, PayloadTooLarge
 
 GROUND_TRUTH_FILES = ("ground_truth", "ground_truth_file")
 GROUND_TRUTH_BASE64 = "ground_truth_base64"
-COMPARE_KEYS = frozenset({"sheet", "tile"})
+COMPARE_KEYS = frozenset({"sheet", "tile", "images"})
 #: Routing options that make no sense when every provider is pinned in turn.
 _REFUSED = frozenset({"provider", "policy", "fallback", "experiment"})
 _INPUT_KEYS = frozenset({*INPUT_FIELDS, *GROUND_TRUTH_FILES, GROUND_TRUTH_BASE64})
@@ -32,6 +32,8 @@ class CompareInput(msgspec.Struct):
     ground_truth: bytes | None
     sheet: bool
     tile: int
+    images: bool
+    """Put each cut-out in the report (`image_base64`), so nobody pays a second call for it."""
 
 
 async def _ground_truth(fields: dict[str, object], max_bytes: int) -> bytes | None:
@@ -83,10 +85,11 @@ async def read_compare_input(
     if removal.options.output.format == "zip":
         # The comparison decodes every answer; a ZIP (colour + alpha files) is not an image.
         raise InvalidOption("option `format=zip` does not apply to /v1/compare")
-    sheet = fields.get("sheet")
+    sheet, images = fields.get("sheet"), fields.get("images")
     return CompareInput(
         removal=removal,
         ground_truth=await _ground_truth(fields, max_bytes),
         sheet=parse_bool("sheet", str(sheet)) if sheet is not None else False,
         tile=_tile(fields["tile"]) if "tile" in fields else 256,
+        images=parse_bool("images", str(images)) if images is not None else False,
     )

@@ -36,9 +36,11 @@ class CompareWithSheet(msgspec.Struct):
         "Same inputs as /v1/remove-background (image, optional trimap, output options) plus "
         "an optional `ground_truth` alpha image (file, or `ground_truth_base64`), `providers` "
         "(default: every enabled one), `sheet=true` for a PNG contact sheet and `tile` (its "
-        "tile size, 32-512 px). Each provider is pinned without fallback; the JSON answer "
-        "gives per provider its status or error code, latency, cost, size and quality: SAD, "
-        "MSE, gradient, connectivity and IoU against the ground truth, else pairwise agreement "
+        "tile size, 32-512 px), `images=true` to get every cut-out in the report as "
+        "`image_base64` (one call, each provider paid once). Each provider is pinned without "
+        "fallback; the JSON answer gives per provider its status or error code, latency, "
+        "cost, size and quality: SAD, MSE, gradient, connectivity and IoU against the ground "
+        "truth, else pairwise agreement "
         "(IoU, SAD, mean absolute difference) and the share of soft-edge pixels."
     ),
 )
@@ -61,6 +63,11 @@ async def compare(request: Request) -> Response[bytes]:
         request_id, client,
     )
     report = comparison.report
+    if given.images:
+        for outcome in report.providers:
+            if outcome.status == "ok":
+                data = comparison.images[outcome.provider]
+                outcome.image_base64 = base64.b64encode(data).decode("ascii")
     request.scope["state"]["log"] = {
         "client": client.name if client else "anonymous",
         "compared": [f"{o.provider}={o.status if o.error is None else o.error}"

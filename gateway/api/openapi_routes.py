@@ -291,6 +291,8 @@ def _compare_fields(settings: Settings, form: bool) -> dict[str, Schema]:
     boolean = BOOL_FORM if form else BOOL_JSON
     tile = {"type": "integer", "minimum": 32, "maximum": MAX_TILE}
     fields["sheet"] = {**boolean, "description": "answer a PNG contact sheet"}
+    fields["images"] = {**boolean,
+                        "description": "put each cut-out in the report as `image_base64`"}
     fields["tile"] = tile if not form else {"type": "string", "pattern": "^[0-9]{2,3}$",
                                             "description": f"tile size, 32-{MAX_TILE} px"}
     fields["ground_truth_base64"] = B64

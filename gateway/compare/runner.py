@@ -46,6 +46,8 @@ class ProviderOutcome(msgspec.Struct, omit_defaults=True):
     emulated: list[str] | None = None
     quality: QualityFigures | None = None
     quality_note: str | None = None
+    image_base64: str | None = None
+    """The cut-out itself, with `images=true`."""
 
 
 class CompareReport(msgspec.Struct):

@@ -84,6 +84,24 @@ async def test_each_row_has_status_latency_cost_and_size(client: AsyncTestClient
         assert [a["provider"] for a in row["attempts"]] == [name]
 
 
+async def test_images_true_puts_each_served_cut_out_in_the_report(
+    client: AsyncTestClient,
+) -> None:
+    plain = by_provider((await client.post(
+        "/v1/compare", files={"image_file": ("p.png", photo())})).json())
+    assert all("image_base64" not in row for row in plain.values())
+    response = await client.post("/v1/compare", files={"image_file": ("p.png", photo())},
+                                 data={"images": "true"})
+    assert response.status_code == 200, response.text
+    for name, row in by_provider(response.json()).items():
+        data = base64.b64decode(row["image_base64"])
+        assert len(data) == row["bytes"], name
+        assert decode(data).size == (row["width"], row["height"])
+    bad = await client.post("/v1/compare", files={"image_file": ("p.png", photo())},
+                            data={"images": "maybe"})
+    assert bad.status_code == 400 and "images" in bad.json()["detail"]
+
+
 async def test_without_ground_truth_reports_pairwise_agreement(client: AsyncTestClient) -> None:
     response = await client.post("/v1/compare", files={"image_file": ("p.png", photo())})
     rows = by_provider(response.json())

@@ -75,5 +75,7 @@ def test_two_providers_side_by_side_with_the_ground_truth_metrics(console: Watch
               for r in results.all()]
     assert widths == [2, 2]
 
+    # The cut-outs came with the report: no provider was called (and paid) a second time.
+    assert not [url for url in console.urls if "/v1/remove-background" in url]
     assert not [url for url in console.urls if CLIENT_KEY in url]
     assert console.errors == []

@@ -50,17 +50,6 @@ export function setupCompare(root, { toast }) {
     syncing = false;
   }, true);
 
-  /** Full-size cut-out of one provider: pinned, no fallback (the report carries no images). */
-  async function cutout(name, image, fields) {
-    const form = new FormData();
-    form.append("image_file", image, image.name || "image");
-    for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    form.append("provider", name);
-    form.append("fallback", "false");
-    const response = await call("/v1/remove-background", { method: "POST", body: form });
-    return { blob: await response.blob(), provider: response.headers.get("x-provider") || name };
-  }
-
   function card(outcome, shown) {
     const facts = outcome.status === "ok"
       ? `${ms(outcome.latency_ms)} · cost ${fmt(outcome.cost)} · ${outcome.width}×${outcome.height}`
@@ -150,24 +139,13 @@ export function setupCompare(root, { toast }) {
       if (truthInput.files[0]) form.append("ground_truth", truthInput.files[0]);
       form.append("providers", names.join(","));
       form.append("sheet", "true");
+      form.append("images", "true"); // the cut-outs come with the report: each provider paid once
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       const answer = await (await call("/v1/compare", { method: "POST", body: form,
         headers: { Accept: "application/json" } })).json();
       const report = answer.report || answer;
-      const ok = report.providers.filter((o) => o.status === "ok").map((o) => o.provider);
-      const pairs = await Promise.all(ok.map(async (name) => {
-        const outcome = report.providers.find((o) => o.provider === name);
-        if (outcome.image_base64) {
-          return [name, { blob: b64ToBlob(outcome.image_base64, outcome.media_type), provider: name }];
-        }
-        try {
-          return [name, await cutout(name, image, fields)];
-        } catch (err) {
-          toast(`${name}: ${describeProblem(err)}`);
-          return [name, null];
-        }
-      }));
-      const shown = Object.fromEntries(pairs.filter(([, item]) => item));
+      const shown = Object.fromEntries(report.providers.filter((o) => o.status === "ok").map(
+        (o) => [o.provider, { blob: b64ToBlob(o.image_base64, o.media_type), provider: o.provider }]));
       state = { urls: [], mattes: {}, width: report.width, height: report.height };
       for (const item of Object.values(shown)) {
         item.url = URL.createObjectURL(item.blob);
