@@ -22,7 +22,7 @@ from gateway.router import Router
 from gateway.service import RemovalCall, RemovalService, Served
 from gateway.settings import Settings
 from gateway.state import StateBackend, open_state
-from gateway.state.guard import probe_all
+from gateway.state.guard import probe_all, share_outage_log
 from providers.base import Provider, SupportsCredits, SupportsHealth
 from providers.errors import ProviderError
 from providers.registry import build_provider
@@ -124,6 +124,7 @@ class Runtime:
                                 StateQuotaCounter(self.state), key_prefix=settings.state.key_prefix)
         self._ledger = open_ledger(settings.ledger)
         self.cache = open_cache(settings.cache) if settings.cache.enabled else None
+        share_outage_log(self.state, self.cache, self._ledger)
         self._service = RemovalService(
             settings, self._router, ledger=self._ledger, auth=self._auth, metrics=self.metrics,
             cache=self.cache,

@@ -253,6 +253,9 @@ class Usage(msgspec.Struct, rename={"from_": "from"}):
     usage: list[dict[str, Any]]
     from_: float | None
     to: float | None
+    partial: bool
+    """True while the shared ledger's Redis is unreachable: only this instance's records."""
+    detail: str | None = None
 
 
 class Credits(msgspec.Struct):

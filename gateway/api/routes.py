@@ -100,8 +100,13 @@ async def usage(
         client = caller.name
     start, end = parse_instant("from", from_), parse_instant("to", to)
     rows = await runtime.ledger.summarize(client, start, end)
-    return Response(msgspec.json.encode({"usage": rows, "from": start, "to": end}),
-                    media_type="application/json")
+    # Read after the summary: a summary that found Redis back has ended the outage.
+    body: dict[str, object] = {"usage": rows, "from": start, "to": end,
+                               "partial": runtime.ledger.partial}
+    if body["partial"]:
+        body["detail"] = ("the shared ledger's Redis is unreachable: these figures hold only "
+                          "this instance's records since it was lost")
+    return Response(msgspec.json.encode(body), media_type="application/json")
 
 
 @get("/v1/credits", summary="Remaining credits reported by each vendor")

@@ -132,6 +132,11 @@ class OnceLedger:
         """The inner ledger's summary."""
         return await self._inner.summarize(client, start, end)
 
+    @property
+    def partial(self) -> bool:
+        """The inner ledger's."""
+        return self._inner.partial
+
     async def aclose(self) -> None:
         """Close the inner ledger."""
         await self._inner.aclose()

@@ -52,3 +52,8 @@ class UsageLedger(Protocol):
     async def aclose(self) -> None:
         """Release the connection."""
         ...
+
+    @property
+    def partial(self) -> bool:
+        """True while summaries may miss records (Redis lost: other instances' are out of sight)."""
+        ...

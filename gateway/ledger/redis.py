@@ -91,6 +91,11 @@ class RedisLedger:
         """Add the record to Redis, or to the in-process buffer while Redis is lost."""
         await self.guard.run(lambda: self._write((rec,)), lambda: self._keep(rec))
 
+    @property
+    def partial(self) -> bool:
+        """True while Redis is lost: summaries hold only this process's buffered records."""
+        return self.guard.lost
+
     async def summarize(
         self, client: str | None, start: float | None, end: float | None
     ) -> list[UsageRow]:

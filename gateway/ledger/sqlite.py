@@ -189,6 +189,11 @@ class SqliteLedger:
         with self._lock:
             self._conn.close()
 
+    @property
+    def partial(self) -> bool:
+        """Never: the file holds every record of this node."""
+        return False
+
     async def record(self, rec: UsageRecord) -> None:
         """Insert one record (returns once committed); a repeated request id is ignored."""
         await self._writer.submit(rec)

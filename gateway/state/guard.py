@@ -1,11 +1,14 @@
 """Degrade, never fail: run a Redis call, or its per-process stand-in while Redis is lost.
 
 Every Redis user (shared state, result cache, ledger) holds one `RedisGuard`. The first failure
-logs `redis_lost` once for that backend and switches to the local stand-in; while lost, Redis is
-tried again at most every `retry_interval_s` by one call at a time (that call pays for the probe,
-e.g. a connect timeout when Redis's host is unreachable; every other call stays local);
-the first success logs `redis_recovered` once and runs the backend's `on_recover` hook (e.g. the
-ledger writes the records it buffered meanwhile).
+switches that backend to the local stand-in; while lost, Redis is tried again at most every
+`retry_interval_s` by one call at a time (that call pays for the probe, e.g. a connect timeout
+when Redis's host is unreachable; every other call stays local); the first success runs the
+backend's `on_recover` hook (e.g. the ledger writes the records it buffered meanwhile).
+
+Backends on the same Redis share one `OutageLog` (`share_outage_log`): one outage is one
+`redis_lost` line (when the first backend loses it) and one `redis_recovered` line (when the
+last one has it back), however many backends noticed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,33 @@ log = structlog.get_logger("gateway.state")
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
+class OutageLog:
+    """The `redis_lost` / `redis_recovered` lines of one Redis server, once per outage."""
+
+    def __init__(self) -> None:
+        """No outage yet."""
+        self._lost: set[str] = set()
+        self._noticed: list[str] = []
+        """Every backend that lost Redis during this outage, first one first."""
+
+    def lost(self, guard: RedisGuard, exc: BaseException) -> None:
+        """`guard`'s backend lost Redis; the first one of an outage logs it."""
+        if not self._lost:
+            log.error("redis_lost", backend=guard.backend, url=guard.where,
+                      error=type(exc).__name__, fallback="per-process")
+        self._lost.add(guard.backend)
+        if guard.backend not in self._noticed:
+            self._noticed.append(guard.backend)
+
+    def recovered(self, guard: RedisGuard) -> None:
+        """`guard`'s backend has Redis back; the last one of an outage logs it."""
+        self._lost.discard(guard.backend)
+        if not self._lost and self._noticed:
+            log.warning("redis_recovered", backend=self._noticed[0], backends=self._noticed,
+                        url=guard.where)
+            self._noticed = []
+
+
 class RedisGuard:
     """Tracks whether one backend's Redis is lost; routes each call to Redis or its stand-in."""
 
@@ -35,6 +65,7 @@ class RedisGuard:
         self.where = where
         self.retry_interval_s = retry_interval_s
         self._ping = ping
+        self.outages = OutageLog()
         self.on_recover: Callable[[], Awaitable[None]] | None = None
         self._lost = False
         self._next_try = 0.0
@@ -49,15 +80,14 @@ class RedisGuard:
         """Record a failed Redis call (logged once per outage)."""
         if not self._lost:
             self._lost = True
-            log.error("redis_lost", backend=self.backend, url=self.where,
-                      error=type(exc).__name__, fallback="per-process")
+            self.outages.lost(self, exc)
         self._next_try = time.monotonic() + self.retry_interval_s
 
     async def succeeded(self) -> None:
         """Record a successful Redis call (recovery logged once, then `on_recover`)."""
         if self._lost:
             self._lost = False
-            log.warning("redis_recovered", backend=self.backend, url=self.where)
+            self.outages.recovered(self)
             if self.on_recover is not None:
                 await self.on_recover()
 
@@ -107,3 +137,12 @@ async def probe_all(*users: object) -> dict[str, bool]:
         if isinstance(guard, RedisGuard):
             found[guard.backend] = await guard.probe()
     return found
+
+
+def share_outage_log(*users: object) -> None:
+    """Give the guards of `users` that run on the same Redis one `OutageLog`."""
+    shared: dict[str, OutageLog] = {}
+    for user in users:
+        guard = getattr(user, "guard", None)
+        if isinstance(guard, RedisGuard):
+            guard.outages = shared.setdefault(guard.where, guard.outages)

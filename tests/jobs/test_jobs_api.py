@@ -177,6 +177,10 @@ class _Ledger:
     async def aclose(self) -> None:
         return None
 
+    @property
+    def partial(self) -> bool:
+        return False
+
 
 async def test_once_ledger_records_a_job_item_once() -> None:
     """Job items are recorded once however often they ran; other requests always."""

@@ -7,7 +7,7 @@ import asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from structlog.testing import capture_logs
 
-from gateway.state.guard import RedisGuard, probe_all
+from gateway.state.guard import RedisGuard, probe_all, share_outage_log
 
 
 class FlakyRedis:
@@ -52,6 +52,31 @@ async def test_lost_logs_once_serves_locally_and_recovers_with_its_hook() -> Non
     events = [(e["event"], e["backend"]) for e in logs]
     assert events == [("redis_lost", "cache"), ("redis_recovered", "cache")]
     assert recovered == [True] and not guard.lost
+
+
+async def test_backends_on_one_redis_log_one_outage_together() -> None:
+    redis, other = FlakyRedis(), FlakyRedis()
+
+    class User:
+        def __init__(self, guard: RedisGuard) -> None:
+            self.guard = guard
+
+    state, ledger, cache = (RedisGuard(name, url, server.ping, retry_interval_s=0.0)
+                            for name, url, server in (("state", "redis://h/0", redis),
+                                                      ("ledger", "redis://h/0", redis),
+                                                      ("cache", "redis://other/0", other)))
+    share_outage_log(User(state), User(ledger), User(cache), object())
+    with capture_logs() as logs:
+        for guard in (state, ledger, cache):
+            assert await guard.run(redis.call, local) == "local"
+        redis.down = False
+        assert await state.run(redis.call, local) == "remote"  # ledger still lost: no line yet
+        assert [e["event"] for e in logs] == ["redis_lost", "redis_lost"]
+        assert await ledger.run(redis.call, local) == "remote"
+    assert [(e["event"], e["backend"], e["url"]) for e in logs] == [
+        ("redis_lost", "state", "redis://h/0"), ("redis_lost", "cache", "redis://other/0"),
+        ("redis_recovered", "state", "redis://h/0")]
+    assert logs[-1]["backends"] == ["state", "ledger"]
 
 
 async def test_while_lost_redis_is_not_retried_before_the_interval() -> None:
