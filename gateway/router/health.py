@@ -11,7 +11,7 @@ import structlog
 
 from gateway.router.types import Entry, Health
 from gateway.settings import RoutingSettings
-from gateway.state.base import StateBackend
+from gateway.state.base import SpendAdd, StateBackend
 from gateway.state.memory import MemoryState
 from providers.base import ProviderResult
 from providers.errors import ProviderError
@@ -69,21 +69,19 @@ async def read_snapshot(
     """Health of every entry; spend only for budgeted ones unless `all_spend`."""
     names = [e.name for e in entries]
     spent = [e for e in entries if all_spend or e.budget is not None]
-    if isinstance(state, MemoryState):
-        # Nothing to wait for in memory: awaiting in turn spares a task per read per request.
-        cooldowns = await state.get_cooldowns(names)
-        circuits = await state.get_open_circuits(names)
-        latencies = await state.get_latencies(names)
+    limited = any(e.limit is not None for e in entries)
+    if isinstance(state, MemoryState) or not (limited or spent):
+        # Nothing to wait for in memory, or one round trip: awaiting in turn spares the tasks.
+        reads = await state.read_health(names)
         rates = [await _rate(state, e) for e in entries]
         spends = [await _spend(state, e) for e in spent]
     else:
-        cooldowns, circuits, latencies, rates, spends = await asyncio.gather(
-            state.get_cooldowns(names),
-            state.get_open_circuits(names),
-            state.get_latencies(names),
+        reads, rates, spends = await asyncio.gather(
+            state.read_health(names),
             asyncio.gather(*(_rate(state, e) for e in entries)),
             asyncio.gather(*(_spend(state, e) for e in spent)),
         )
+    cooldowns, circuits, latencies = reads.cooldowns, reads.open_circuits, reads.latencies
     spend_of = {e.name: s for e, s in zip(spent, spends, strict=True)}
     snapshot = {}
     for entry, (headroom, reset_s) in zip(entries, rates, strict=True):
@@ -105,18 +103,20 @@ async def record_success(
 ) -> None:
     """Latency EWMA, spend, and closing a half-open circuit."""
     cost = result.cost if result.cost > 0 else entry.cost
-    key, _, ttl_s = budget_period(entry.budget.period if entry.budget else "month")
-    writes = [state.update_latency(entry.name, latency_ms, settings.latency_alpha)]
+    spend = None
     if cost > 0:
-        writes.append(state.add_spend(entry.name, key, cost, ttl_s))
-    if trial:
-        writes.append(state.close_circuit(entry.name))
-        log.info("circuit_closed", provider=entry.name)
+        key, _, ttl_s = budget_period(entry.budget.period if entry.budget else "month")
+        spend = SpendAdd(key, cost, ttl_s)
+    served = state.record_served(entry.name, latency_ms, settings.latency_alpha, spend)
+    if not trial:
+        await served
+        return
+    log.info("circuit_closed", provider=entry.name)
     if isinstance(state, MemoryState):
-        for write in writes:
-            await write
+        await served
+        await state.close_circuit(entry.name)
     else:
-        await asyncio.gather(*writes)
+        await asyncio.gather(served, state.close_circuit(entry.name))
 
 
 async def record_failure(

@@ -27,6 +27,22 @@ class Cooldown(msgspec.Struct, frozen=True):
     """`rate_limited`, `unavailable`, `out_of_credits`, `circuit_open`, …"""
 
 
+class SpendAdd(msgspec.Struct, frozen=True):
+    """An amount to add to a provider's spend in a budget period."""
+
+    period: str
+    amount: float
+    ttl_s: float
+
+
+class HealthReads(msgspec.Struct, frozen=True):
+    """Cooldowns, open circuits and latencies of some providers, read in one go."""
+
+    cooldowns: dict[str, Cooldown]
+    open_circuits: set[str]
+    latencies: dict[str, float]
+
+
 @runtime_checkable
 class StateBackend(Protocol):
     """Cooldowns, circuit breaker, latency, spend, counters and rate-limit windows."""
@@ -50,6 +66,16 @@ class StateBackend(Protocol):
 
     async def get_cooldowns(self, names: Sequence[str]) -> dict[str, Cooldown]:
         """Active cooldowns among `names` (names without one are absent)."""
+        ...
+
+    async def read_health(self, names: Sequence[str]) -> HealthReads:
+        """`get_cooldowns`, `get_open_circuits` and `get_latencies` of `names` together."""
+        ...
+
+    async def record_served(
+        self, name: str, sample_ms: float, alpha: float, spend: SpendAdd | None
+    ) -> None:
+        """`update_latency`, plus `add_spend` when `spend` is given, together."""
         ...
 
     async def add_failure(self, name: str, window_s: float) -> int:

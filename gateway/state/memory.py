@@ -11,7 +11,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
-from gateway.state.base import Cooldown
+from gateway.state.base import Cooldown, HealthReads, SpendAdd
 
 #: How long a circuit stays flagged (open/half-open) when no trial ever closes it.
 CIRCUIT_TTL_S = 24 * 3600.0
@@ -71,6 +71,19 @@ class MemoryState:
             if entry is not None and entry[0] > now:
                 found[name] = Cooldown(remaining_s=entry[0] - now, reason=entry[1])
         return found
+
+    async def read_health(self, names: Sequence[str]) -> HealthReads:
+        """Cooldowns, open circuits and latencies of `names`."""
+        return HealthReads(await self.get_cooldowns(names), await self.get_open_circuits(names),
+                           await self.get_latencies(names))
+
+    async def record_served(
+        self, name: str, sample_ms: float, alpha: float, spend: SpendAdd | None
+    ) -> None:
+        """Latency EWMA, and spend when given."""
+        await self.update_latency(name, sample_ms, alpha)
+        if spend is not None:
+            await self.add_spend(name, spend.period, spend.amount, spend.ttl_s)
 
     async def add_failure(self, name: str, window_s: float) -> int:
         """Record one failure; return the count within `window_s`."""

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from gateway.state.base import Cooldown
+from gateway.state.base import Cooldown, HealthReads, SpendAdd
 from gateway.state.guard import REDIS_ERRORS, RedisGuard
 from gateway.state.memory import CIRCUIT_TTL_S, MemoryState
 
@@ -71,6 +71,19 @@ if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) == -1 then
 end
 return tostring(value)
 """
+# A served request in one round trip: the latency EWMA (KEYS[1]; ARGV 1-3 as in _EWMA) and, when
+# KEYS[2] is given, INCRBYFLOAT of the spend by ARGV[4] with a TTL of ARGV[5] ms from the first add.
+_SERVED = """
+local old = redis.call('GET', KEYS[1])
+local value = tonumber(ARGV[1])
+if old then value = tonumber(ARGV[2]) * value + (1 - tonumber(ARGV[2])) * tonumber(old) end
+redis.call('SET', KEYS[1], tostring(value), 'PX', ARGV[3])
+if KEYS[2] then
+  redis.call('INCRBYFLOAT', KEYS[2], ARGV[4])
+  if redis.call('PTTL', KEYS[2]) == -1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+end
+return tostring(value)
+"""
 _LATENCY_TTL_MS = 7 * 24 * 3600 * 1000
 
 
@@ -84,6 +97,16 @@ def redacted_url(url: str) -> str:
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
+
+
+def _cooldowns(names: Sequence[str], replies: list[object]) -> dict[str, Cooldown]:
+    """Active cooldowns from GET + PTTL replies, two per name."""
+    found = {}
+    for i, name in enumerate(names):
+        reason, ttl = replies[2 * i], replies[2 * i + 1]
+        if isinstance(reason, str) and isinstance(ttl, int) and ttl > 0:
+            found[name] = Cooldown(remaining_s=ttl / 1000, reason=reason)
+    return found
 
 
 class RedisState:
@@ -117,6 +140,7 @@ class RedisState:
         self._open_circuit = register(_OPEN_CIRCUIT)
         self._ewma = register(_EWMA)
         self._incr = register(_ADD)
+        self._served = register(_SERVED)
 
     @property
     def lost(self) -> bool:
@@ -163,15 +187,45 @@ class RedisState:
                 for name in names:
                     pipe.get(self._key("cooldown", name))
                     pipe.pttl(self._key("cooldown", name))
-                replies = await pipe.execute()
-            found = {}
-            for i, name in enumerate(names):
-                reason, ttl = replies[2 * i], replies[2 * i + 1]
-                if reason is not None and ttl > 0:
-                    found[name] = Cooldown(remaining_s=ttl / 1000, reason=reason)
-            return found
+                return _cooldowns(names, await pipe.execute())
 
         return await self._run(remote, lambda: self._fallback.get_cooldowns(names))
+
+    async def read_health(self, names: Sequence[str]) -> HealthReads:
+        """Cooldowns, open circuits and latencies of `names` in one round trip."""
+        async def remote() -> HealthReads:
+            if not names:
+                return HealthReads({}, set(), {})
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.get(self._key("cooldown", name))
+                    pipe.pttl(self._key("cooldown", name))
+                pipe.mget([self._key("circuit", n) for n in names])
+                pipe.mget([self._key("latency", n) for n in names])
+                replies = await pipe.execute()
+            flags, latencies = replies[-2], replies[-1]
+            return HealthReads(
+                cooldowns=_cooldowns(names, replies[:-2]),
+                open_circuits={n for n, flag in zip(names, flags, strict=True) if flag is not None},
+                latencies={n: float(v) for n, v in zip(names, latencies, strict=True)
+                           if v is not None},
+            )
+
+        return await self._run(remote, lambda: self._fallback.read_health(names))
+
+    async def record_served(
+        self, name: str, sample_ms: float, alpha: float, spend: SpendAdd | None
+    ) -> None:
+        """Latency EWMA and spend in one script (one round trip)."""
+        async def remote() -> None:
+            keys = [self._key("latency", name)]
+            args: list[str | int] = [repr(float(sample_ms)), repr(alpha), _LATENCY_TTL_MS]
+            if spend is not None:
+                keys.append(self._key(f"spend:{spend.period}", name))
+                args += [repr(float(spend.amount)), _ms(spend.ttl_s)]
+            await self._served(keys=keys, args=args)
+
+        await self._run(remote, lambda: self._fallback.record_served(name, sample_ms, alpha, spend))
 
     async def add_failure(self, name: str, window_s: float) -> int:
         """Record one failure (server-side sliding window)."""

@@ -8,6 +8,7 @@ import pytest
 from limits import parse
 
 from gateway.state import StateBackend
+from gateway.state.base import SpendAdd
 from gateway.state.base import StateBackend as Protocol
 
 
@@ -69,6 +70,27 @@ async def test_spend_per_period(state: StateBackend) -> None:
     await asyncio.gather(*(state.add_spend("p", "day:2030-01-01", 0.1, 60.0) for _ in range(10)))
     assert await state.get_spend("p", "day:2030-01-01") == pytest.approx(1.0)
     assert await state.get_spend("p", "day:2030-01-02") == 0.0
+
+
+async def test_read_health_and_record_served_match_the_single_operations(
+    state: StateBackend,
+) -> None:
+    empty = await state.read_health(["p", "q"])
+    assert (empty.cooldowns, empty.open_circuits, empty.latencies) == ({}, set(), {})
+    assert (await state.read_health([])).latencies == {}
+    await state.set_cooldown("p", 60.0, "rate_limited")
+    await state.open_circuit("q", 30.0)
+    await state.record_served("p", 100.0, 0.5, SpendAdd("day:2030-01-01", 0.25, 60.0))
+    await state.record_served("p", 200.0, 0.5, SpendAdd("day:2030-01-01", 0.5, 60.0))
+    await state.record_served("q", 40.0, 0.5, None)
+    reads = await state.read_health(["p", "q", "r"])
+    assert set(reads.cooldowns) == {"p", "q"}
+    assert reads.cooldowns["p"].reason == "rate_limited"
+    assert reads.cooldowns["q"].reason == "circuit_open"
+    assert reads.open_circuits == {"q"}
+    assert reads.latencies == {"p": pytest.approx(150.0), "q": pytest.approx(40.0)}
+    assert await state.get_spend("p", "day:2030-01-01") == pytest.approx(0.75)
+    assert await state.get_spend("q", "day:2030-01-01") == 0.0
 
 
 async def test_counters(state: StateBackend) -> None:
