@@ -26,6 +26,7 @@ The deadline is set once, in `validate`, and bounds everything after it.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 import msgspec
@@ -71,6 +72,9 @@ class RemovalCall(msgspec.Struct, frozen=True, kw_only=True):
     """False: always call a provider (`Cache-Control: no-store`, comparisons, mirror copies)."""
     ledger_client: str | None = None
     """The name the ledger records when there is no client (e.g. `mirror:<experiment>`)."""
+    account_once: bool = False
+    """Record and charge this request id at most once, however often it ran (a job item that
+    ran again after its worker died); honoured when the service has a `claim_once`."""
 
 
 class RemovalJob(msgspec.Struct, frozen=True):
@@ -137,6 +141,8 @@ class RemovalService:
         self.cache = cache
         self.budget = budget or PixelBudget(settings.server.pixel_budget_mp)
         self.max_pixels = int(settings.server.max_megapixels * 1_000_000)
+        self.claim_once: Callable[[str], Awaitable[bool]] | None = None
+        """True the first time a request id is accounted (set by the jobs feature)."""
 
     async def remove_one(self, call: RemovalCall) -> Served:
         """Validate, answer from the cache or dispatch and post-process, then account."""
@@ -228,13 +234,18 @@ class RemovalService:
             return await anyio.to_thread.run_sync(postprocess, original, result, post_job, size)
 
     async def account(self, job: RemovalJob, removal: Removal, hit: bool) -> None:
-        """Ledger, the client's quota, metrics."""
-        await self.ledger.record(UsageRecord(
-            request_id=job.call.request_id, client=job.client_name, provider=removal.provider,
-            cost=0.0 if hit else removal.cost, emulated=removal.image.emulated, cache_hit=hit,
-            timestamp=time.time(),
-        ))
-        await self.auth.charge(job.call.client)
+        """Ledger and the client's quota (once per request id for `account_once`), metrics."""
+        call = job.call
+        # One claim gates both: an item re-run after a crash must neither bill nor count twice.
+        if not call.account_once or self.claim_once is None or await self.claim_once(
+            call.request_id
+        ):
+            await self.ledger.record(UsageRecord(
+                request_id=call.request_id, client=job.client_name, provider=removal.provider,
+                cost=0.0 if hit else removal.cost, emulated=removal.image.emulated,
+                cache_hit=hit, timestamp=time.time(),
+            ))
+            await self.auth.charge(call.client)
         self._observe(removal, hit)
 
     def _observe(self, removal: Removal, hit: bool) -> None:

@@ -3,6 +3,11 @@
 An item runs: marked running (unless it already finished: at-least-once delivery), its input
 read, `flow.run_with_retries` (the removal flow), the result written to the store under the
 item's own key, then the outcome recorded once. The job's last item queues its webhook.
+
+An item SAQ gives up on (its worker died more than `crash_retries` times, or its last run failed
+outside the flow) is failed by `item_given_up`, called from `JobsQueue.finish`; `reconcile`, run
+with the store sweep, catches what that missed. Recording an outcome is one atomic script that
+refuses a second one, so whichever process gets there first finalizes the item, and only it.
 """
 
 from __future__ import annotations
@@ -16,14 +21,16 @@ import msgspec
 import redis.asyncio as aioredis
 import structlog
 from litestar import Litestar
-from saq.queue.redis import RedisQueue
+from saq import Job
+from saq.job import Status
+from saq.utils import now as now_ms
 
 from gateway.api.options import OPTION_KEYS, parse_options
 from gateway.auth import Client
 from gateway.errors import GatewayError, MissingImage
-from gateway.jobs.flow import OnceLedger, RetryPolicy, item_request_id, run_with_retries
-from gateway.jobs.model import ItemError, ItemRecord, ItemResult, JobMeta
-from gateway.jobs.queue import enqueue_webhook, open_queue, queue_depth
+from gateway.jobs.flow import RetryPolicy, item_request_id, run_with_retries
+from gateway.jobs.model import TERMINAL, ItemError, ItemRecord, ItemResult, JobMeta
+from gateway.jobs.queue import ITEM_FUNCTION, JobsQueue, enqueue_webhook, open_queue, queue_depth
 from gateway.jobs.records import JobRecords
 from gateway.jobs.store import ResultStore, input_key, open_store, result_key
 from gateway.runtime import Runtime
@@ -45,7 +52,7 @@ class Jobs:
         self.available = settings.state.backend == "redis"
         self._records: JobRecords | None = None
         self._store: ResultStore | None = None
-        self._queue: RedisQueue | None = None
+        self._queue: JobsQueue | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: list[Callable[[], Awaitable[None]]] = []
 
@@ -62,13 +69,14 @@ class Jobs:
         return self._store
 
     @property
-    def queue(self) -> RedisQueue:
+    def queue(self) -> JobsQueue:
         """The SAQ queue (available once started)."""
         assert self._queue is not None, "jobs not started"
         return self._queue
 
     async def start(self, *, gauges: bool = True) -> None:
-        """Connect the records, the store and the queue; record each item's charge once."""
+        """Connect the records, the store and the queue; account each item once; end given-up
+        items."""
         if not self.available:
             return
         state = self.settings.state
@@ -77,9 +85,10 @@ class Jobs:
         self._store = open_store(self.settings.jobs)
         self._queue = open_queue(self.settings)
         await self._queue.connect()
-        service = self.runtime.service
-        # The one hook into the flow's accounting: an item that ran twice is recorded once.
-        service.ledger = OnceLedger(service.ledger, self._records.claim_charge)
+        self._queue.on_given_up = self.item_given_up
+        # The one hook into the flow's accounting: an item that ran twice is recorded and
+        # charged once (`RemovalCall.account_once`).
+        self.runtime.service.claim_once = self._records.claim_charge
         if gauges:
             self._tasks.append(asyncio.create_task(self._watch_queue()))
 
@@ -90,7 +99,7 @@ class Jobs:
         self._tasks.append(task)
 
     def sweep_store_periodically(self) -> None:
-        """Delete results older than the TTL now and every 10 minutes (worker processes)."""
+        """Delete results older than the TTL and `reconcile`, now and every 10 minutes."""
         self._tasks.append(asyncio.create_task(self._sweep_store()))
 
     async def stop(self) -> None:
@@ -144,17 +153,64 @@ class Jobs:
             log.error("job_item_crashed", job=job_id, index=index, error=type(exc).__name__)
             failure = GatewayError("the gateway failed on this item; it was tried several times")
             record = _failed(running, failure)
-        outcome = await records.finish_item(job_id, index, record)
+        await self._record(meta, index, record, started)
+
+    async def _record(self, meta: JobMeta, index: int, record: ItemRecord,
+                      started: float) -> None:
+        """Record an item's outcome unless one was recorded before; the last one ends the job."""
+        outcome = await self.records.finish_item(meta.id, index, record)
         if outcome < 0:
             return
         self.runtime.metrics.observe_job_item(record.status, time.time() - started)
-        log.info("job_item_done", job=job_id, index=index, status=record.status,
+        log.info("job_item_done", job=meta.id, index=index, status=record.status,
                  provider=record.result.provider if record.result else None,
                  error=record.error.code if record.error else None)
-        if record.status == "succeeded" and item.url is None:
-            await self.store.delete(input_key(job_id, index))
+        if record.status == "succeeded" and record.url is None:
+            await self.store.delete(input_key(meta.id, index))
         if outcome == 1:
             await self.job_finished(meta)
+
+    async def item_given_up(self, saq_job: Job, status: Status, error: str | None) -> None:
+        """SAQ will not run this item again: fail it, unless it already finished."""
+        kwargs = saq_job.kwargs or {}
+        job_id, index = str(kwargs["job_id"]), int(kwargs["index"])
+        meta, item = await self.records.meta(job_id), await self.records.item(job_id, index)
+        if meta is None or item is None or item.status in TERMINAL:
+            return
+        detail = _given_up_detail(saq_job, status, error)
+        log.warning("job_item_given_up", job=job_id, index=index, runs=saq_job.attempts,
+                    saq_status=status.value)
+        record = _failed(item, GatewayError(detail))
+        await self._record(meta, index, record, item.started_at or time.time())
+
+    async def reconcile(self) -> int:
+        """Fail items SAQ gave up on that are still open here (`item_given_up` missed them).
+
+        Also ends what a sweeper killed mid-sweep left behind: SAQ's job `aborting`, in no
+        list, that nothing would touch again; it gets SAQ's own retry, or its end (and so
+        `item_given_up`). One process at a time; returns how many items it ended or retried.
+        """
+        if not await self.records.claim_lock("reconcile", int(_SWEEP_STORE_EVERY_S / 2)):
+            return 0
+        queue, handled = self.queue, 0
+        orphaned_ms = 1000 * (self.settings.jobs.heartbeat_s + _SWEEP_STORE_EVERY_S)
+        statuses = [Status.ABORTED, Status.FAILED, Status.ABORTING]
+        async for saq_job in queue.iter_jobs(statuses):
+            if saq_job.function != ITEM_FUNCTION:
+                continue
+            if saq_job.status != Status.ABORTING:
+                kwargs = saq_job.kwargs or {}
+                item = await self.records.item(str(kwargs["job_id"]), int(kwargs["index"]))
+                if item is not None and item.status not in TERMINAL:
+                    await self.item_given_up(saq_job, saq_job.status, saq_job.error)
+                    handled += 1
+            elif saq_job.touched < now_ms() - orphaned_ms and not await queue.is_active(saq_job):
+                if saq_job.retryable:
+                    await queue.retry(saq_job, error=queue.swept_error_message)
+                else:
+                    await queue.finish(saq_job, Status.ABORTED, error=queue.swept_error_message)
+                handled += 1
+        return handled
 
     async def _run(self, meta: JobMeta, index: int, item: ItemRecord) -> ItemRecord:
         runtime = self.runtime
@@ -202,12 +258,27 @@ class Jobs:
                     log.info("job_results_expired", jobs=removed)
             except Exception as exc:  # the store's own errors vary (OSError, botocore)
                 log.warning("job_store_sweep_failed", error=type(exc).__name__)
+            try:
+                if handled := await self.reconcile():
+                    log.info("job_items_reconciled", items=handled)
+            except (OSError, aioredis.RedisError, ValueError) as exc:  # ValueError: SAQ decoding
+                log.warning("job_reconcile_failed", error=type(exc).__name__)
             await asyncio.sleep(_SWEEP_STORE_EVERY_S)
 
 
 def _failed(item: ItemRecord, exc: GatewayError) -> ItemRecord:
     return msgspec.structs.replace(item, status="failed", error=ItemError.of(exc),
                                    finished_at=time.time())
+
+
+def _given_up_detail(saq_job: Job, status: Status, error: str | None) -> str:
+    """Why SAQ gave the item up, in words a client can act on (no trace, no internals)."""
+    runs = "once" if saq_job.attempts == 1 else f"{saq_job.attempts} times"
+    if status == Status.ABORTED:
+        return f"the item's worker stopped {runs} before it finished"
+    if error and "TimeoutError" in error:
+        return f"the item did not finish within its time limit of {saq_job.timeout} s"
+    return f"the gateway failed on this item; it ran {runs}"
 
 
 def _result(served: Served, request_id: str) -> ItemResult:

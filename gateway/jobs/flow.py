@@ -1,7 +1,8 @@
 """The one place batch items enter the removal flow, and how an item is retried.
 
 `run_item` is the adapter: it builds a `RemovalCall` and hands it to `Runtime.remove`, the same
-entry point the synchronous routes use (routing, failover, emulation, cache, ledger, quota). If
+entry point the synchronous routes use (routing, failover, emulation, cache, ledger, quota), marked
+`account_once`: an item that ran again after its worker died is recorded and charged once. If
 the flow's API changes, only `run_item` changes. `run_with_retries` waits for rate-limit headroom
 (503 `no_provider_available` with its Retry-After) and retries provider failures a bounded number
 of times; client faults fail at once.
@@ -10,7 +11,7 @@ of times; client faults fail at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import msgspec
 
@@ -23,13 +24,12 @@ from gateway.errors import (
     ProviderTimedOut,
     QuotaExceeded,
 )
-from gateway.ledger import UsageLedger, UsageRecord, UsageRow
 from gateway.router import RouteHints
 from gateway.runtime import Runtime
 from gateway.service import RemovalCall, Served
 from gateway.settings import JobsSettings
 
-#: Request ids of job items start with this; the ledger records each of them once.
+#: Request ids of job items start with this (logs and the ledger tell them apart).
 ITEM_REQUEST_PREFIX = "job-"
 _MIN_WAIT_S = 0.5
 
@@ -55,7 +55,7 @@ async def run_item(
             raise InvalidImageUrl(exc.detail.replace("image_url", "bg_image_url", 1)) from None
         output = msgspec.structs.replace(output, bg_image=background)
     call = RemovalCall(image=image, request_id=request_id, options=output, hints=hints,
-                       client=client)
+                       client=client, account_once=True)
     return await runtime.remove(call, options.experiment)
 
 
@@ -104,39 +104,3 @@ async def run_with_retries(
         if on_wait is not None:
             on_wait(delay)
         await asyncio.sleep(delay)
-
-
-class OnceLedger:
-    """A ledger that records each job item once, however often the item ran.
-
-    An item runs again when its worker died after the removal was accounted but before the
-    result was recorded; the second record is dropped. Other requests pass through.
-    """
-
-    def __init__(self, inner: UsageLedger, claim: Callable[[str], Awaitable[bool]]) -> None:
-        """Wrap `inner`; `claim(request_id)` is True the first time it is asked."""
-        self._inner = inner
-        self._claim = claim
-
-    async def record(self, rec: UsageRecord) -> None:
-        """Record, unless this job item was recorded before."""
-        if rec.request_id.startswith(ITEM_REQUEST_PREFIX) and not await self._claim(
-            rec.request_id
-        ):
-            return
-        await self._inner.record(rec)
-
-    async def summarize(
-        self, client: str | None, start: float | None, end: float | None
-    ) -> list[UsageRow]:
-        """The inner ledger's summary."""
-        return await self._inner.summarize(client, start, end)
-
-    @property
-    def partial(self) -> bool:
-        """The inner ledger's."""
-        return self._inner.partial
-
-    async def aclose(self) -> None:
-        """Close the inner ledger."""
-        await self._inner.aclose()

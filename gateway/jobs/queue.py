@@ -2,15 +2,21 @@
 
 One SAQ job per item, keyed `{job_id}:{index}` (SAQ refuses a second job with a live key). A
 worker holds an item in SAQ's `active` list and touches it every `heartbeat_s / 3`; a worker that
-died stops touching, and the next sweep (every `sweep_s`, any worker) puts the item back.
+died stops touching, and the next sweep (every `sweep_s`, any worker) puts the item back, at most
+`crash_retries` times. When SAQ gives an item up (aborted by the sweep with no retry left, or
+failed on its last run), `JobsQueue.finish` tells `on_given_up` first, so our records end it too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as aioredis
-from saq import Queue
+import structlog
+from saq import Job, Queue
+from saq.job import UNSUCCESSFUL_TERMINAL_STATUSES, Status
 from saq.queue.redis import RedisQueue
 
 from gateway.settings import Settings
@@ -18,6 +24,9 @@ from gateway.settings import Settings
 ITEM_FUNCTION = "process_item"
 WEBHOOK_FUNCTION = "deliver_webhook"
 _ENQUEUE_BATCH = 200
+log = structlog.get_logger("gateway.jobs")
+GivenUp = Callable[[Job, Status, str | None], Awaitable[None]]
+"""Called with an item's SAQ job, final status and error when SAQ will not run it again."""
 
 
 class JobsQueue(RedisQueue):
@@ -32,10 +41,31 @@ class JobsQueue(RedisQueue):
         """A queue `name` on `redis`."""
         super().__init__(redis, name=name)
         self.abort_wait_s = abort_wait_s
+        self.on_given_up: GivenUp | None = None
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         """SAQ's sweep with the shorter wait per stuck item."""
         return await super().sweep(lock, min(abort, self.abort_wait_s))
+
+    async def finish(self, job: Job, status: Status, *, result: Any = None,
+                     error: str | None = None, **kwargs: Any) -> None:
+        """SAQ's finish; an item ending aborted or failed is reported to `on_given_up` first.
+
+        SAQ has no hook for "no retry left". Every final state goes through here, whichever
+        process ends the job (the sweeper of a dead worker's item, or the worker that ran it).
+        Reported before SAQ's own write: a process killed in between leaves our record right.
+        """
+        if (status in UNSUCCESSFUL_TERMINAL_STATUSES and job.function == ITEM_FUNCTION
+                and self.on_given_up is not None):
+            try:
+                await self.on_given_up(job, status, error)
+            except Exception as exc:  # SAQ must still end its job; the reconciler retries ours
+                log.warning("job_item_give_up_failed", job=job.key, error=type(exc).__name__)
+        await super().finish(job, status, result=result, error=error, **kwargs)
+
+    async def is_active(self, job: Job) -> bool:
+        """Is `job` in SAQ's `active` list (held by a worker, or due for the next sweep)?"""
+        return await self.redis.lpos(self._active, job.id) is not None
 
 
 def open_queue(settings: Settings) -> JobsQueue:
@@ -60,7 +90,8 @@ async def enqueue_items(queue: Queue, settings: Settings, job_id: str, total: in
         await asyncio.gather(*(
             queue.enqueue(
                 ITEM_FUNCTION, key=f"{job_id}:{index}", job_id=job_id, index=index,
-                timeout=timeout, heartbeat=jobs.heartbeat_s, retries=jobs.crash_retries,
+                # SAQ's `retries` counts runs: the first one plus `crash_retries` more.
+                timeout=timeout, heartbeat=jobs.heartbeat_s, retries=jobs.crash_retries + 1,
                 retry_delay=1.0, ttl=jobs.result_ttl_s,
             )
             for index in range(start, min(total, start + _ENQUEUE_BATCH))

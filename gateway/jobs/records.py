@@ -1,9 +1,10 @@
 """Job and item records in Redis; every state change is one atomic script.
 
 Keys (under `[state] key_prefix`): `job:{id}` a hash (meta, status, counters), `job:{id}:items`
-a hash (index -> ItemRecord JSON), `job-charged:{request_id}` the once-only ledger marks. An item
-reaches a terminal state once: a second worker finishing the same item (at-least-once delivery)
-changes nothing, so counters, the webhook and the result are written once.
+a hash (index -> ItemRecord JSON), `job-charged:{request_id}` the once-only accounting marks,
+`jobs-lock:{name}` who runs a periodic task. An item reaches a terminal state once: a second
+worker finishing the same item (at-least-once delivery) changes nothing, so counters, the webhook
+and the result are written once.
 """
 
 from __future__ import annotations
@@ -170,9 +171,14 @@ class JobRecords:
         return int(await self._cancel(keys=self._keys(job_id), args=[repr(now), cancelled]))
 
     async def claim_charge(self, request_id: str) -> bool:
-        """True the first time `request_id` is charged (the ledger's once-only mark)."""
+        """True the first time `request_id` is accounted (ledger and quota: once per item)."""
         key = f"{self._prefix}job-charged:{request_id}"
         return bool(await self._redis.set(key, b"1", nx=True, ex=self._ttl))
+
+    async def claim_lock(self, name: str, ttl_s: int) -> bool:
+        """True when this process may do the periodic task `name` for the next `ttl_s`."""
+        key = f"{self._prefix}jobs-lock:{name}"
+        return bool(await self._redis.set(key, b"1", nx=True, ex=ttl_s))
 
     async def view(self, meta: JobMeta) -> JobView | None:
         """The public status document of the job."""

@@ -15,11 +15,9 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.errors import InvalidOption
-from gateway.jobs.flow import OnceLedger
 from gateway.jobs.model import ItemRecord, JobMeta
 from gateway.jobs.records import JobRecords
 from gateway.jobs.webhooks import checked_address, signature
-from gateway.ledger import UsageRecord, UsageRow
 from gateway.settings import FetchSettings, parse_settings
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeProvider
@@ -163,40 +161,41 @@ async def test_records_finish_each_item_once(redis_prefix: str) -> None:
         await records.aclose()
 
 
-class _Ledger:
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
+async def test_a_job_item_is_recorded_and_charged_once(tmp_path: Path,
+                                                       redis_prefix: str) -> None:
+    """An `account_once` call (a job item) that ran twice is recorded and charged once; any
+    other call every time, even one that spoofs a job item's request id."""
+    from gateway.auth import Client
+    from gateway.jobs import Jobs
+    from gateway.keys import hash_client_key
+    from gateway.runtime import Runtime
+    from gateway.service import RemovalCall
 
-    async def record(self, rec: UsageRecord) -> None:
-        self.records.append(rec)
-
-    async def summarize(self, client: str | None, start: float | None,
-                        end: float | None) -> list[UsageRow]:
-        return []
-
-    async def aclose(self) -> None:
-        return None
-
-    @property
-    def partial(self) -> bool:
-        return False
-
-
-async def test_once_ledger_records_a_job_item_once() -> None:
-    """Job items are recorded once however often they ran; other requests always."""
-    seen: set[str] = set()
-
-    async def claim(request_id: str) -> bool:
-        first = request_id not in seen
-        seen.add(request_id)
-        return first
-
-    inner = _Ledger()
-    ledger = OnceLedger(inner, claim)
-    for request_id in ("job-a-1", "job-a-1", "plain", "plain"):
-        await ledger.record(UsageRecord(request_id=request_id, client="c", provider="p",
-                                        cost=1.0, timestamp=1.0))
-    assert [r.request_id for r in inner.records] == ["job-a-1", "plain", "plain"]
+    settings = parse_settings({
+        "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
+        "ledger": {"path": str(tmp_path / "usage.sqlite3")},
+        "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
+        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 10}},
+        "jobs": {"result_path": str(tmp_path / "r")},
+    })
+    shop = Client("shop", settings.clients["shop"])
+    runtime = Runtime(settings, providers={"fake": FakeProvider("fake")})
+    await runtime.start()
+    jobs = Jobs(settings, runtime)
+    try:
+        await jobs.start(gauges=False)
+        used = []
+        for once in (True, True, False, False):
+            await runtime.remove(RemovalCall(
+                image=base64.b64decode(IMAGE), request_id="job-x-0", client=shop,
+                account_once=once))
+            used.append(await runtime.auth.used_this_month(shop))
+        usage = await runtime.ledger.summarize("shop", None, None)
+    finally:
+        await jobs.stop()
+        await runtime.stop()
+    assert used == [1, 1, 2, 3]
+    assert sum(row.images for row in usage) == 1
 
 
 async def test_webhook_address_checks() -> None:
