@@ -53,11 +53,14 @@ from gateway.postprocess import (
     postprocess,
     probe_image,
 )
+from gateway.postprocess.foreground import foreground_of
 from gateway.postprocess.option_checks import check_options
 from gateway.router import Built, Dispatched, RouteHints, Router
 from gateway.settings import Settings
 from providers.base import OutputOptions, Provider, ProviderRequest, ProviderResult
 
+#: Ledger name prefix of answers a vendor was paid for but the client was not billed.
+UNBILLED_PREFIX = "unbilled:"
 
 class RemovalCall(msgspec.Struct, frozen=True, kw_only=True):
     """What a caller asks for: one image, its options and routing wishes, for one client."""
@@ -72,6 +75,9 @@ class RemovalCall(msgspec.Struct, frozen=True, kw_only=True):
     """False: always call a provider (`Cache-Control: no-store`, comparisons, mirror copies)."""
     ledger_client: str | None = None
     """The name the ledger records when there is no client (e.g. `mirror:<experiment>`)."""
+    bill_empty: bool = True
+    """False: an answer with no subject is not billed to the client (remove.bg's
+    `unknown_foreground`); the ledger keeps its vendor cost under `unbilled:<client>`."""
     account_once: bool = False
     """Record and charge this request id at most once, however often it ran (a job item that
     ran again after its worker died); honoured when the service has a `claim_once`."""
@@ -161,7 +167,8 @@ class RemovalService:
             for attempt in exc.attempts:
                 self.metrics.count_attempt(attempt.provider, attempt.outcome)
             raise
-        await self.account(job, removal, hit)
+        billed = call.bill_empty or await self._has_subject(removal, call.options)
+        await self.account(job, removal, hit, billed=billed)
         return Served(removal, hit, job.client_name)
 
     async def validate(self, call: RemovalCall) -> RemovalJob:
@@ -233,20 +240,39 @@ class RemovalService:
         async with self.budget.hold(job.info.pixels, job.deadline):
             return await anyio.to_thread.run_sync(postprocess, original, result, post_job, size)
 
-    async def account(self, job: RemovalJob, removal: Removal, hit: bool) -> None:
-        """Ledger and the client's quota (once per request id for `account_once`), metrics."""
+    async def account(
+        self, job: RemovalJob, removal: Removal, hit: bool, *, billed: bool = True
+    ) -> None:
+        """Ledger and the client's quota (once per request id for `account_once`), metrics.
+
+        An answer the client is not `billed` for leaves its quota alone; the ledger still
+        records what the vendor cost the gateway, under `unbilled:<client>`.
+        """
         call = job.call
+        name = job.client_name if billed else UNBILLED_PREFIX + job.client_name
         # One claim gates both: an item re-run after a crash must neither bill nor count twice.
         if not call.account_once or self.claim_once is None or await self.claim_once(
             call.request_id
         ):
             await self.ledger.record(UsageRecord(
-                request_id=call.request_id, client=job.client_name, provider=removal.provider,
+                request_id=call.request_id, client=name, provider=removal.provider,
                 cost=0.0 if hit else removal.cost, emulated=removal.image.emulated,
                 cache_hit=hit, timestamp=time.time(),
             ))
-            await self.auth.charge(call.client)
+            if billed:
+                await self.auth.charge(call.client)
         self._observe(removal, hit)
+
+    async def _has_subject(self, removal: Removal, options: OutputOptions) -> bool:
+        """Does the answer hold a subject? Measures (and keeps) its box if the pipeline did not."""
+        image = removal.image
+        if image.foreground is None:  # pass-through or cached: decode the answer once
+            box = await anyio.to_thread.run_sync(
+                foreground_of, image.data, image.media_type, options.channels == "alpha"
+            )
+            removal.image = image = msgspec.structs.replace(image, foreground=box)
+        assert image.foreground is not None
+        return image.foreground[2] > 0 and image.foreground[3] > 0
 
     def _observe(self, removal: Removal, hit: bool) -> None:
         metrics = self.metrics

@@ -10,6 +10,7 @@ OutputFormat = Literal["png", "jpg", "webp", "zip"]
 Channels = Literal["rgba", "alpha"]
 SizeName = Literal["preview", "medium", "hd", "full"]
 ResultKind = Literal["cutout", "mask"]
+ShadowType = Literal["drop", "3d", "car"]
 
 #: Option names as used in `Capabilities.native`, `X-Emulated` and the router's filter.
 OPTION_NAMES: tuple[str, ...] = (
@@ -64,6 +65,8 @@ class OutputOptions(msgspec.Struct, frozen=True):
     """Subject place (horizontal %, vertical %) on the canvas; None keeps it where it was."""
     shadow: bool = False
     shadow_opacity: int = 50
+    shadow_type: ShadowType = "drop"
+    """The shadow's look (remove.bg's `shadow_type`): offset `drop`, floor `3d`, contact `car`."""
     bg_image: bytes | None = None
     """An encoded background image, scaled to cover the output and centred."""
 

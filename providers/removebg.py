@@ -98,7 +98,7 @@ def placement_fields(options: OutputOptions) -> dict[str, str]:
     if options.position is not None:
         fields["position"] = "{:g}% {:g}%".format(*options.position)
     if options.shadow and options.channels == "rgba":
-        fields["shadow_type"] = "drop"
+        fields["shadow_type"] = "3D" if options.shadow_type == "3d" else options.shadow_type
         fields["shadow_opacity"] = str(options.shadow_opacity)
     return fields
 

@@ -193,10 +193,12 @@ async def removebg(request: Request) -> Response[bytes]:
         opaque = background is not None and await anyio.to_thread.run_sync(_opaque, background)
         options = auto_format(options, opaque)
     served = await serve(request, admission, image, url.strip() if isinstance(url, str) else None,
-                         options, api="removebg", measure_foreground=True)
+                         options, api="removebg", measure_foreground=True, bill_empty=False)
     processed = served.removal.image
     top, left, width, height = processed.foreground or (0, 0, 0, 0)
     if width == 0 or height == 0:
+        # Not billed (remove.bg charges no credits for it); the ledger keeps the vendor's cost
+        # under `unbilled:<client>` (RemovalCall.bill_empty).
         raise NoForeground("the answer holds no foreground (nothing above alpha 10)")
     headers = {**served.headers, **rate_limit_headers(served.headers),
                "X-Credits-Charged": f"{served.removal.cost:g}",
@@ -216,9 +218,9 @@ async def removebg(request: Request) -> Response[bytes]:
 async def account(request: Request) -> Response[bytes]:
     """remove.bg's account document for the calling client.
 
-    `total` = `subscription` = `credits_left` (the client's images left this month under its
-    quota, else the vendors' reported credits). The key is checked; the call does not count
-    against the client's rate limit or quota.
+    `total` = `subscription` = `credits_left`: a client with a monthly quota has that quota
+    minus the images the usage ledger billed it this month; otherwise the vendors' reported
+    credits. The key is checked; the call does not count against the rate limit or quota.
     """
     runtime = runtime_of(request)
     left = await credits_left(runtime, runtime.auth.identify(request.headers))

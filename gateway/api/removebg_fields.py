@@ -18,7 +18,7 @@ from gateway.api.options import parse_bool, parse_color, parse_margin
 from gateway.errors import InvalidOption
 from gateway.postprocess.placement import CENTER, parse_position, parse_scale
 from gateway.postprocess.roi import RoiEmpty, RoiOutOfBounds, parse_roi
-from gateway.postprocess.shadow import parse_opacity
+from gateway.postprocess.shadow import ShadowKind, parse_opacity
 from providers.base import Margin, OutputOptions
 
 T = TypeVar("T")
@@ -38,6 +38,9 @@ CLASSES: dict[str, dict[str, str]] = {
           "graphic": "graphics", "transportation": "transportation"},
 }
 SHADOW_TYPES = frozenset({"auto", "car", "3d", "drop", "none"})
+SHADOW_KINDS: dict[str, ShadowKind] = {"drop": "drop", "3d": "3d", "car": "car"}
+#: `shadow_type=auto`: remove.bg's shadow per `type` (any other type: drop).
+AUTO_SHADOWS: dict[str, ShadowKind] = {"car": "car", "person": "3d", "transportation": "3d"}
 MAX_MARGIN_PX = 500
 MAX_MARGIN_PERCENT = 50
 
@@ -102,19 +105,25 @@ def crop_margin(value: str) -> Margin:
     return margin
 
 
-def _shadow(fields: Mapping[str, object], kind: str) -> tuple[bool, int]:
-    """(shadow on?, opacity) from add_shadow, shadow_type and shadow_opacity (maybe per type)."""
-    chosen = text(fields, f"shadow_type[{kind}]") or text(fields, "shadow_type")
+def shadow_choice(fields: Mapping[str, object], kind: str) -> tuple[ShadowKind | None, int]:
+    """(shadow look or None, opacity) from add_shadow, shadow_type, shadow_opacity (maybe per type).
+
+    `auto` picks remove.bg's default for the request's `type` (car: car; person, transportation:
+    3D; everything else, `auto` included since the gateway detects no class: drop).
+    """
+    chosen = (text(fields, f"shadow_type[{kind}]") or text(fields, "shadow_type") or "none").lower()
     for key in fields:
         if key == "shadow_type" or key.startswith("shadow_type["):
             value = (text(fields, key) or "").lower()
             if value not in SHADOW_TYPES:
                 raise RemoveBgInvalid("invalid_shadow_type",
                                       f"option `{key}` must be auto, car, 3D, drop or none")
+    shadow: ShadowKind | None = None
+    if chosen != "none":
+        shadow = AUTO_SHADOWS.get(kind, "drop") if chosen == "auto" else SHADOW_KINDS[chosen]
     added = text(fields, "add_shadow")
-    shadow = chosen is not None and chosen.lower() != "none"
     if added is not None and _parsed("invalid_add_shadow", parse_bool, "add_shadow", added):
-        shadow = True  # deprecated alias of shadow_type[car]=car
+        shadow = shadow or "car"  # deprecated alias of shadow_type[car]=car
     opacity_text = text(fields, f"shadow_opacity[{kind}]") or text(fields, "shadow_opacity")
     default = 90 if kind == "car" else 50
     opacity = default
@@ -164,7 +173,7 @@ def removebg_request(fields: Mapping[str, object], bg_image: bytes | None) -> Re
     position = CENTER if scale is not None else None
     if position_text is not None:
         position = _parsed("invalid_position", parse_position, "position", position_text)
-    shadow, opacity = _shadow(fields, kind)
+    shadow, opacity = shadow_choice(fields, kind)
     options = OutputOptions(
         format=FORMATS[chosen] if chosen != "auto" else "png",  # type: ignore[arg-type]
         channels=channels,  # type: ignore[arg-type]
@@ -173,7 +182,8 @@ def removebg_request(fields: Mapping[str, object], bg_image: bytes | None) -> Re
         crop_margin=crop_margin(margin_text) if crop and margin_text else None,
         bg_color=color,
         roi=None if roi_text is None else _parsed("invalid_roi", parse_roi, "roi", roi_text),
-        scale=scale, position=position, shadow=shadow, shadow_opacity=opacity,
+        scale=scale, position=position, shadow=shadow is not None, shadow_opacity=opacity,
+        shadow_type=shadow or "drop",
         bg_image=bg_image,
     )
     return RemoveBgRequest(options, x_type, chosen == "auto")

@@ -73,13 +73,14 @@ async def serve(
     request: Request, admission: Admission, image: bytes | None, image_url: str | None,
     options: OutputOptions, *, hints: RouteHints | None = None, trimap: bytes | None = None,
     experiment: str | None = None, api: str | None = None, bg_image_url: str | None = None,
-    measure_foreground: bool = False,
+    measure_foreground: bool = False, bill_empty: bool = True,
 ) -> ServedRemoval:
     """Fetch `image_url` (and `bg_image_url`) if needed, run the flow, log, build the headers.
 
     A post-processed answer carries its subject box (`X-Foreground-*`) for free. A pass-through
     or cached answer is measured (decoded) only with `measure_foreground`, for routes whose
     contract always has the box (remove.bg): a pass-through never decodes the answer otherwise.
+    `bill_empty=False`: an answer without a subject is not billed to the client (`RemovalCall`).
     """
     runtime = runtime_of(request)
     if image is None:
@@ -96,6 +97,7 @@ async def serve(
         hints=hints or RouteHints(routing_key=request.headers.get("x-routing-key")),
         trimap=trimap, client=admission.client,
         use_cache=not skips_cache(request.headers.get("cache-control")),
+        bill_empty=bill_empty,
     )
     served = await runtime.remove(call, experiment)
     processed = served.removal.image

@@ -38,7 +38,7 @@ from gateway.postprocess.foreground import Box, subject_box
 from gateway.postprocess.frame import Frame
 from gateway.postprocess.placement import place
 from gateway.postprocess.roi import clip_roi
-from gateway.postprocess.shadow import drop_shadow
+from gateway.postprocess.shadow import cast_shadow
 from gateway.postprocess.steps import (
     apply_matte,
     cap_size,
@@ -128,7 +128,7 @@ def build_steps(
             Step("size", partial(cap_size, max_pixels=max_pixels, max_side=max_side), ("size",))
         )
     if options.shadow and colour:
-        shadow = partial(drop_shadow, opacity=options.shadow_opacity)
+        shadow = partial(cast_shadow, opacity=options.shadow_opacity, kind=options.shadow_type)
         steps.append(Step("shadow", shadow, ("shadow",)))
     if options.bg_color is not None and colour:
         steps.append(Step("bg_color", partial(composite, color=options.bg_color), ("bg_color",)))
