@@ -40,3 +40,21 @@ def test_a_quiet_configuration_leaves_info_events_capturable() -> None:
     with capture_logs() as logs:
         structlog.get_logger("gateway.test").info("still_seen")
     assert [e["event"] for e in logs] == ["still_seen"]
+
+
+def test_json_lines_mask_secrets_in_keys_and_values(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from pathlib import Path
+
+    configure_logging("json", logging.INFO, cache_loggers=False)
+    structlog.get_logger("gateway.test").info(
+        "event", detail="sent Bearer abc.def and Token xyz", client="bgw_AbCdEfGh12345678 here",
+        plain="nothing to hide", count=3, where=Path("/tmp/x"), Authorization="anything",
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["detail"] == "sent *** and ***"
+    assert line["client"] == "*** here"
+    assert line["Authorization"] == "***"
+    assert (line["plain"], line["count"]) == ("nothing to hide", 3)
+    assert line["where"] == repr(Path("/tmp/x"))  # not JSON-native: its repr
+    assert line["level"] == "info" and line["event"] == "event"
