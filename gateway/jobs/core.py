@@ -227,6 +227,7 @@ class Jobs:
                 RetryPolicy.of(self.settings.jobs),
                 on_wait=lambda delay: log.info("job_item_waiting", job=meta.id, index=index,
                                                delay_s=round(delay, 2)),
+                paid=await self.records.charged(request_id),
             )
         except GatewayError as exc:
             return _failed(item, exc)

@@ -84,11 +84,17 @@ async def check_quota(runtime: Runtime, client: Client | None) -> None:
 async def run_with_retries(
     runtime: Runtime, image: bytes, options: RequestOptions, client: Client | None,
     request_id: str, policy: RetryPolicy, on_wait: Callable[[float], None] | None = None,
+    paid: bool = False,
 ) -> Served:
-    """`run_item`, waiting out rate limits and retrying provider failures (see the docstring)."""
+    """`run_item`, waiting out rate limits and retrying provider failures (see the docstring).
+
+    `paid`: the item was charged by an earlier run (its worker died after accounting), so a
+    quota that run spent does not refuse it now.
+    """
     failures, waited = 0, 0.0
     while True:
-        await check_quota(runtime, client)
+        if not paid:
+            await check_quota(runtime, client)
         try:
             return await run_item(runtime, image, options, client, request_id)
         except NoProviderAvailable as exc:

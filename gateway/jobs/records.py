@@ -175,6 +175,10 @@ class JobRecords:
         key = f"{self._prefix}job-charged:{request_id}"
         return bool(await self._redis.set(key, b"1", nx=True, ex=self._ttl))
 
+    async def charged(self, request_id: str) -> bool:
+        """Was `request_id` accounted already (a job item running again)?"""
+        return bool(await self._redis.exists(f"{self._prefix}job-charged:{request_id}"))
+
     async def claim_lock(self, name: str, ttl_s: int) -> bool:
         """True when this process may do the periodic task `name` for the next `ttl_s`."""
         key = f"{self._prefix}jobs-lock:{name}"

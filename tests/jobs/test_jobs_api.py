@@ -198,6 +198,53 @@ async def test_a_job_item_is_recorded_and_charged_once(tmp_path: Path,
     assert sum(row.images for row in usage) == 1
 
 
+async def test_an_item_paid_by_an_earlier_run_passes_the_quota_it_spent(
+    tmp_path: Path, redis_prefix: str,
+) -> None:
+    """The first run was accounted (the client's last image) before its worker died: the re-run
+    is not refused `quota_exceeded`, and the client is still charged once."""
+    from gateway.auth import Client
+    from gateway.jobs import Jobs
+    from gateway.jobs.flow import item_request_id
+    from gateway.jobs.model import ItemRecord, JobMeta
+    from gateway.jobs.store import input_key
+    from gateway.keys import hash_client_key
+    from gateway.runtime import Runtime
+    from gateway.service import RemovalCall
+
+    settings = parse_settings({
+        "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
+        "ledger": {"path": str(tmp_path / "usage.sqlite3")},
+        "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
+        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 1}},
+        "jobs": {"result_path": str(tmp_path / "r")},
+    })
+    shop = Client("shop", settings.clients["shop"])
+    runtime = Runtime(settings, providers={"fake": FakeProvider("fake")})
+    await runtime.start()
+    jobs = Jobs(settings, runtime)
+    image = base64.b64decode(IMAGE)
+    try:
+        await jobs.start(gauges=False)
+        meta = JobMeta(id="d" * 32, owner="shop", total=2, options=(), created_at=1.0)
+        await jobs.records.create(meta, [ItemRecord()] * 2)
+        for index in (0, 1):
+            await jobs.store.put(input_key(meta.id, index), image)
+        await runtime.remove(RemovalCall(image=image, request_id=item_request_id(meta.id, 0),
+                                         client=shop, account_once=True))
+        await jobs.process_item(meta.id, 0)
+        await jobs.process_item(meta.id, 1)  # never paid: the spent quota refuses it
+        items = [await jobs.records.item(meta.id, index) for index in (0, 1)]
+        used = await runtime.auth.used_this_month(shop)
+    finally:
+        await jobs.stop()
+        await runtime.stop()
+    assert items[0] is not None and items[0].status == "succeeded"
+    assert items[1] is not None and items[1].status == "failed"
+    assert items[1].error is not None and items[1].error.code == "quota_exceeded"
+    assert used == 1
+
+
 async def test_webhook_address_checks() -> None:
     """Loopback is refused unless `[fetch] allow_private`; the signature is HMAC-SHA256."""
     with pytest.raises(InvalidOption, match="loopback"):
