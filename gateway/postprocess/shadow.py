@@ -9,6 +9,7 @@ subject is always composited over its shadow, so a shadow never covers it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import cv2
@@ -17,6 +18,9 @@ import numpy as np
 from gateway.errors import InvalidOption
 from gateway.postprocess.frame import Frame
 from providers.base import ShadowType as ShadowKind
+
+_Box = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) of a subject."""
 
 #: `drop`: blur radius and downward offset as fractions of the subject-independent canvas size.
 BLUR_FRACTION = 0.02
@@ -52,13 +56,25 @@ def _faded(shadow: np.ndarray, sigma: float, opacity: int) -> np.ndarray:
     return cv2.convertScaleAbs(blurred, alpha=opacity / 100)
 
 
-def _subject_rows_cols(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
+def _subject_rows_cols(alpha: np.ndarray) -> _Box | None:
     """(x0, y0, x1, y1) of alpha above the subject threshold, None when there is none."""
     mask = alpha > _SUBJECT_ALPHA
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _beneath_subject(
+    draw: Callable[[np.ndarray, _Box, int], np.ndarray],
+) -> Callable[[np.ndarray, int], np.ndarray]:
+    """`draw(alpha, subject box, opacity)` as a shadow matte; no subject casts no shadow."""
+    @functools.wraps(draw)
+    def matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
+        box = _subject_rows_cols(alpha)
+        return np.zeros_like(alpha) if box is None else draw(alpha, box, opacity)
+
+    return matte
 
 
 def drop_matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
@@ -73,7 +89,8 @@ def drop_matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
     return _faded(shifted, max(1.0, BLUR_FRACTION * side), opacity)
 
 
-def floor_matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
+@_beneath_subject
+def floor_matte(alpha: np.ndarray, box: _Box, opacity: int) -> np.ndarray:
     """`3d`: the silhouette squashed and flipped onto the floor below the subject's base."""
     box = _subject_rows_cols(alpha)
     shadow = np.zeros_like(alpha)
@@ -90,12 +107,10 @@ def floor_matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
     return _faded(shadow, max(1.0, FLOOR_BLUR * cast), opacity)
 
 
-def contact_matte(alpha: np.ndarray, opacity: int) -> np.ndarray:
+@_beneath_subject
+def contact_matte(alpha: np.ndarray, box: _Box, opacity: int) -> np.ndarray:
     """`car`: a flat ellipse as wide as the subject, centred on its bottom edge, blurred."""
-    box = _subject_rows_cols(alpha)
     shadow = np.zeros_like(alpha)
-    if box is None:
-        return shadow
     x0, y0, x1, y1 = box
     half_height = max(1, round((y1 - y0) * CONTACT_HALF_HEIGHT))
     half_width = max(1, round((x1 - x0) * CONTACT_WIDTH / 2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,11 +15,18 @@ import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
+from gateway.auth import Client
 from gateway.errors import InvalidOption
+from gateway.jobs import Jobs
+from gateway.jobs.flow import item_request_id
 from gateway.jobs.model import ItemRecord, JobMeta
 from gateway.jobs.records import JobRecords
+from gateway.jobs.store import input_key
 from gateway.jobs.webhooks import checked_address, signature
-from gateway.settings import FetchSettings, parse_settings
+from gateway.keys import hash_client_key
+from gateway.runtime import Runtime
+from gateway.service import RemovalCall
+from gateway.settings import FetchSettings, Settings, parse_settings
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes import FakeProvider
 from tests.integration.kit import product_jpeg
@@ -161,29 +169,40 @@ async def test_records_finish_each_item_once(redis_prefix: str) -> None:
         await records.aclose()
 
 
-async def test_a_job_item_is_recorded_and_charged_once(tmp_path: Path,
-                                                       redis_prefix: str) -> None:
-    """An `account_once` call (a job item) that ran twice is recorded and charged once; any
-    other call every time, even one that spoofs a job item's request id."""
-    from gateway.auth import Client
-    from gateway.jobs import Jobs
-    from gateway.keys import hash_client_key
-    from gateway.runtime import Runtime
-    from gateway.service import RemovalCall
-
-    settings = parse_settings({
+def _shop_settings(tmp_path: Path, redis_prefix: str, monthly_quota: int,
+                   **jobs: Any) -> Settings:
+    """One fake provider, state on the test Redis, client `shop` (key `shop-key`) with a quota."""
+    return parse_settings({
         "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
         "ledger": {"path": str(tmp_path / "usage.sqlite3")},
         "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
-        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 10}},
-        "jobs": {"result_path": str(tmp_path / "r")},
+        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"),
+                             "monthly_quota": monthly_quota}},
+        "jobs": {"result_path": str(tmp_path / "r"), **jobs},
     })
-    shop = Client("shop", settings.clients["shop"])
+
+
+@contextlib.asynccontextmanager
+async def shop_jobs(tmp_path: Path, redis_prefix: str,
+                    monthly_quota: int) -> AsyncIterator[tuple[Runtime, Jobs, Client]]:
+    """A started runtime (one fake provider) and jobs on the test Redis; client `shop`."""
+    settings = _shop_settings(tmp_path, redis_prefix, monthly_quota)
     runtime = Runtime(settings, providers={"fake": FakeProvider("fake")})
     await runtime.start()
     jobs = Jobs(settings, runtime)
     try:
         await jobs.start(gauges=False)
+        yield runtime, jobs, Client("shop", settings.clients["shop"])
+    finally:
+        await jobs.stop()
+        await runtime.stop()
+
+
+async def test_a_job_item_is_recorded_and_charged_once(tmp_path: Path,
+                                                       redis_prefix: str) -> None:
+    """An `account_once` call (a job item) that ran twice is recorded and charged once; any
+    other call every time, even one that spoofs a job item's request id."""
+    async with shop_jobs(tmp_path, redis_prefix, monthly_quota=10) as (runtime, _, shop):
         used = []
         for once in (True, True, False, False):
             await runtime.remove(RemovalCall(
@@ -191,9 +210,6 @@ async def test_a_job_item_is_recorded_and_charged_once(tmp_path: Path,
                 account_once=once))
             used.append(await runtime.auth.used_this_month(shop))
         usage = await runtime.ledger.summarize("shop", None, None)
-    finally:
-        await jobs.stop()
-        await runtime.stop()
     assert used == [1, 1, 2, 3]
     assert sum(row.images for row in usage) == 1
 
@@ -203,29 +219,8 @@ async def test_an_item_paid_by_an_earlier_run_passes_the_quota_it_spent(
 ) -> None:
     """The first run was accounted (the client's last image) before its worker died: the re-run
     is not refused `quota_exceeded`, and the client is still charged once."""
-    from gateway.auth import Client
-    from gateway.jobs import Jobs
-    from gateway.jobs.flow import item_request_id
-    from gateway.jobs.model import ItemRecord, JobMeta
-    from gateway.jobs.store import input_key
-    from gateway.keys import hash_client_key
-    from gateway.runtime import Runtime
-    from gateway.service import RemovalCall
-
-    settings = parse_settings({
-        "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
-        "ledger": {"path": str(tmp_path / "usage.sqlite3")},
-        "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
-        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 1}},
-        "jobs": {"result_path": str(tmp_path / "r")},
-    })
-    shop = Client("shop", settings.clients["shop"])
-    runtime = Runtime(settings, providers={"fake": FakeProvider("fake")})
-    await runtime.start()
-    jobs = Jobs(settings, runtime)
     image = base64.b64decode(IMAGE)
-    try:
-        await jobs.start(gauges=False)
+    async with shop_jobs(tmp_path, redis_prefix, monthly_quota=1) as (runtime, jobs, shop):
         meta = JobMeta(id="d" * 32, owner="shop", total=2, options=(), created_at=1.0)
         await jobs.records.create(meta, [ItemRecord()] * 2)
         for index in (0, 1):
@@ -236,9 +231,6 @@ async def test_an_item_paid_by_an_earlier_run_passes_the_quota_it_spent(
         await jobs.process_item(meta.id, 1)  # never paid: the spent quota refuses it
         items = [await jobs.records.item(meta.id, index) for index in (0, 1)]
         used = await runtime.auth.used_this_month(shop)
-    finally:
-        await jobs.stop()
-        await runtime.stop()
     assert items[0] is not None and items[0].status == "succeeded"
     assert items[1] is not None and items[1].status == "failed"
     assert items[1].error is not None and items[1].error.code == "quota_exceeded"
@@ -272,16 +264,8 @@ async def test_items_charge_the_owner_and_stop_at_its_quota(
     tmp_path: Path, redis_prefix: str
 ) -> None:
     """Items count against the job owner's monthly quota; once spent, the rest fail."""
-    from gateway.keys import hash_client_key
-
-    settings = parse_settings({
-        "providers": {"fake": {"type": "local"}}, "cache": {"enabled": False},
-        "ledger": {"path": str(tmp_path / "usage.sqlite3")},
-        "state": {"backend": "redis", "redis_url": TEST_REDIS_URL, "key_prefix": redis_prefix},
-        "clients": {"shop": {"key_sha256": hash_client_key("shop-key"), "monthly_quota": 2}},
-        "jobs": {"result_path": str(tmp_path / "r"), "workers_in_process": 1,
-                 "worker_concurrency": 1, "heartbeat_s": 2, "sweep_s": 1},
-    })
+    settings = _shop_settings(tmp_path, redis_prefix, 2, workers_in_process=1,
+                              worker_concurrency=1, heartbeat_s=2, sweep_s=1)
     app = create_app(settings, providers={"fake": FakeProvider("fake")})
     async with AsyncTestClient(app=app) as shop:
         shop.headers["X-API-Key"] = "shop-key"
